@@ -1,0 +1,98 @@
+"""Image files in and out: any mode PIL opens becomes RGB; every write is atomic."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import PainterlyError
+
+# Modes holding more than 8 bits per sample; PIL's convert("RGB") would clip them.
+_WIDE_MODES = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0, "I": 65535.0}
+
+
+def load_image(path: str | Path) -> Image.Image:
+    """Open ``path`` as an 8-bit RGB image, or raise a one-line error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise PainterlyError(f"{path}: no such image file; check the path")
+    if path.stat().st_size == 0:
+        raise PainterlyError(f"{path}: the file is empty; replace it with a real image")
+    try:
+        with Image.open(path) as opened:
+            opened.load()
+            image = ImageOps.exif_transpose(opened)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise PainterlyError(f"{path}: not a readable image ({error.__class__.__name__}); give a PNG, JPEG or other image PIL opens") from None
+    return to_rgb(image)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any PIL mode to RGB: 16-bit scaled down, alpha composited over white."""
+    if image.mode in _WIDE_MODES or image.mode == "F":
+        values = np.asarray(image, dtype=np.float32)
+        peak = _WIDE_MODES.get(image.mode) or max(float(values.max()), 1.0)
+        gray = np.clip(values / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(gray).convert("RGB")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def fit_long_side(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """(width, height) scaled so the longer side is ``long_side``, aspect kept, sides >= 1."""
+    width, height = size
+    scale = long_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def resize_long_side(image: Image.Image, long_side: int) -> Image.Image:
+    target = fit_long_side(image.size, long_side)
+    return image if target == image.size else image.resize(target, Image.Resampling.LANCZOS)
+
+
+def image_to_tensor(image: Image.Image) -> torch.Tensor:
+    """RGB PIL image -> float tensor (1, 3, H, W) in [0, 1]."""
+    array = np.asarray(image, dtype=np.float32) / 255.0
+    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
+    array = tensor.detach().float().clamp(0, 1).mul(255).round().byte().squeeze(0).permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(np.ascontiguousarray(array))
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
+
+    A reader (or Snakemake) never sees a half-written file under the final name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_image(tensor: torch.Tensor, path: str | Path) -> None:
+    """Write a (1, 3, H, W) [0, 1] tensor; the format follows the extension."""
+    path = Path(path)
+    image_format = Image.registered_extensions().get(path.suffix.lower())
+    if image_format is None:
+        raise PainterlyError(f"{path}: unknown image extension {path.suffix!r}; use .png or .jpg")
+    with atomic_path(path) as tmp:
+        tensor_to_image(tensor).save(tmp, format=image_format)
