@@ -24,11 +24,12 @@ def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--size", type=int, default=d.size, help="long side of the output in pixels")
     add("--style-scale", type=float, default=d.style_scale, help="style image size relative to the content")
-    add("--style-blend", type=_floats, default=None, metavar="W1,W2,...", help="blend weights of several styles (default: equal)")
+    add("--style-blend", type=_floats, default=None, metavar="W1,W2,...", help="blend weights of several styles; None: equal")
     add("--preserve-colors", action="store_true", help="transfer luminance only; keep the content's colours")
     add("--weights", default=d.weights, help="VGG-19 weights: caffe (offline), torchvision (downloads once), or a .pth file")
-    add("--pooling", choices=("max", "avg"), default=d.pooling)
-    add("--style-layers", type=lambda s: tuple(s.split(",")), default=d.style_layers, metavar="L1,L2,...")
+    add("--pooling", choices=("max", "avg"), default=d.pooling, help="VGG pooling layers")
+    add("--style-layers", type=lambda s: tuple(s.split(",")), default=",".join(d.style_layers), metavar="L1,L2,...",
+        help="style layers (Keras names are post-ReLU: block1_conv1 = relu1_1)")
     add("--device", default=d.device, help="auto, cpu, cuda, cuda:N or mps")
     add("--precision", choices=("fp32", "bf16"), default=d.precision, help="bf16 autocast on CUDA")
     add("--pyramid-min-size", type=int, default=d.pyramid_min_size, help="long side of the coarsest pyramid level")
@@ -38,16 +39,16 @@ def _add_optimization_arguments(parser: argparse.ArgumentParser) -> None:
     d = DEFAULTS
     add = parser.add_argument
     add("--iterations", type=int, default=d.iterations, help="iterations summed over the pyramid levels")
-    add("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer)
-    add("--lr", type=float, default=d.lr, help="step size (default: 1.0 for lbfgs, 0.02 for adam)")
+    add("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer, help="optimization method")
+    add("--lr", type=float, default=d.lr, help="step size; None: 1.0 for lbfgs, 0.02 for adam")
     add("--init", default=d.init, help="content, noise, or an image file")
     add("--content-weight", type=float, default=d.content_weight, help="alpha")
     add("--style-weight", type=float, default=d.style_weight, help="beta")
     add("--tv-weight", type=float, default=d.tv_weight, help="total variation weight")
-    add("--content-layer", default=d.content_layer)
-    add("--style-layer-weights", type=_floats, default=None, metavar="W1,W2,...", help="per style layer (default: equal)")
+    add("--content-layer", default=d.content_layer, help="content layer (block5_conv2 = relu5_2)")
+    add("--style-layer-weights", type=_floats, default=None, metavar="W1,W2,...", help="weight per style layer; None: equal")
     add("--tolerance", type=float, default=d.tolerance, help="early stop when the loss falls less than this fraction over 10 iterations")
-    add("--seed", type=int, default=d.seed)
+    add("--seed", type=int, default=d.seed, help="random seed (noise init)")
     add("--quiet", action="store_true", help="no progress bar")
 
 
@@ -70,7 +71,7 @@ def _run_image(args: argparse.Namespace) -> None:
     else:
         targets = stylizer.targets(styles, args.styles)
     result = stylizer.stylize(content, targets, progress=not args.quiet)
-    save_image(result, args.output)
+    save_image(result.image, args.output)
 
 
 def _run_targets(args: argparse.Namespace) -> None:

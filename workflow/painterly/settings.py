@@ -24,7 +24,7 @@ class Settings:
     init: str = "content"
     """content, noise, or the path of an image."""
     content_weight: float = 1.0
-    style_weight: float = 10.0
+    style_weight: float = 3.0
     tv_weight: float = 1.0
     content_layer: str = CONTENT_LAYER
     style_layers: tuple[str, ...] = STYLE_LAYERS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +20,14 @@ from .style_targets import StyleTargets
 from .vgg import VGGFeatures, load_vgg
 
 EARLY_STOP_WINDOW = 10
+
+
+@dataclass
+class Stylized:
+    image: torch.Tensor
+    """RGB (1, 3, H, W) in [0, 1], on the CPU."""
+    losses: list[list[float]]
+    """The loss after every iteration, one list per pyramid level."""
 
 
 def network_for(settings: Settings) -> VGGFeatures:
@@ -77,8 +86,8 @@ class Stylizer:
         image = image_to_tensor(load_image(init).resize((content.shape[-1], content.shape[-2])))
         return self._to_device(image)
 
-    def stylize(self, content_image, targets: StyleTargets, progress: bool = True) -> torch.Tensor:
-        """Stylize a PIL content image; return an RGB (1, 3, H, W) tensor in [0, 1] on the CPU."""
+    def stylize(self, content_image, targets: StyleTargets, progress: bool = True) -> Stylized:
+        """Stylize a PIL content image at ``settings.size``."""
         settings = self.settings
         targets.check(settings)
         torch.manual_seed(settings.seed)
@@ -87,6 +96,7 @@ class Stylizer:
         work_content = color.luminance(content) if settings.preserve_colors else content
         schedule = settings.iteration_schedule()
         image = None
+        losses = []
         bar = tqdm(total=sum(schedule), desc="stylize", unit="it", disable=not progress, leave=False)
         with bar:
             for size, iterations in zip(sizes, schedule):
@@ -103,13 +113,14 @@ class Stylizer:
                     settings.style_weight,
                     settings.tv_weight,
                 )
-                image = self._optimize(image, objective, iterations, bar)
+                image, level_losses = self._optimize(image, objective, iterations, bar)
+                losses.append(level_losses)
         result = image.detach().clamp(0, 1)
         if settings.preserve_colors:
             result = color.with_chroma_of(result, content)
-        return result.float().contiguous().cpu()
+        return Stylized(result.float().contiguous().cpu(), losses)
 
-    def _optimize(self, image: torch.Tensor, objective: Objective, iterations: int, bar) -> torch.Tensor:
+    def _optimize(self, image: torch.Tensor, objective: Objective, iterations: int, bar):
         settings = self.settings
         image = image.detach().clone().requires_grad_(True)
         height, width = image.shape[-2:]
@@ -152,7 +163,7 @@ class Stylizer:
                 f"out of GPU memory stylizing {width}x{height} on {self.device}; lower --size (now {settings.size}) "
                 "or use --precision bf16"
             ) from None
-        return image.detach()
+        return image.detach(), losses
 
 
 def _converged(losses: list[float], tolerance: float) -> bool:

@@ -1,0 +1,88 @@
+"""The ``painterly`` command: outputs, style target files, and every bad input."""
+
+import os
+import subprocess
+
+import pytest
+from PIL import Image
+
+from painterly.cli import main
+
+from .conftest import CONTENT, STYLE
+
+TINY = ["--size", "48", "--pyramid-min-size", "24", "--iterations", "8", "--device", "cpu", "--quiet"]
+
+
+def run(*args):
+    return main([str(a) for a in args])
+
+
+def test_help_lists_defaults():
+    env = {**os.environ, "COLUMNS": "250"}
+    result = subprocess.run(["painterly", "image", "--help"], capture_output=True, text=True, check=True, env=env)
+    assert "(default: 512)" in result.stdout and "(default: lbfgs)" in result.stdout
+    assert "--style-blend" in result.stdout and "--preserve-colors" in result.stdout
+
+
+def test_image_writes_output_of_requested_size(tmp_path):
+    out = tmp_path / "out.png"
+    assert run("image", CONTENT, STYLE, "-o", out, *TINY) == 0
+    with Image.open(out) as image:
+        assert max(image.size) == 48 and image.mode == "RGB"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_same_seed_gives_identical_bytes(tmp_path):
+    for name in ("a.png", "b.png"):
+        assert run("image", CONTENT, STYLE, "-o", tmp_path / name, "--init", "noise", "--seed", "7", *TINY) == 0
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+def test_saved_targets_give_the_same_result(tmp_path):
+    targets = tmp_path / "starry.pt"
+    assert run("targets", STYLE, "-o", targets, *TINY[:4]) == 0
+    assert run("image", CONTENT, STYLE, "-o", tmp_path / "direct.png", *TINY) == 0
+    assert run("image", CONTENT, STYLE, "-o", tmp_path / "reused.png", "--targets", targets, *TINY) == 0
+    assert (tmp_path / "direct.png").read_bytes() == (tmp_path / "reused.png").read_bytes()
+
+
+def test_targets_made_for_other_settings_are_refused(tmp_path, capsys):
+    targets = tmp_path / "starry.pt"
+    assert run("targets", STYLE, "-o", targets, *TINY[:4]) == 0
+    assert run("image", CONTENT, STYLE, "-o", tmp_path / "out.png", "--targets", targets, *TINY[:2], "--size", "96") == 2
+    assert "no targets for size 96" in capsys.readouterr().err
+    assert run("image", CONTENT, STYLE, "-o", tmp_path / "out.png", "--targets", targets, *TINY, "--pooling", "avg") == 2
+    assert "made with pooling='max'" in capsys.readouterr().err
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_multiple_styles_blend(tmp_path, capsys):
+    out = tmp_path / "out.png"
+    assert run("image", CONTENT, STYLE, CONTENT, "--style-blend", "3,1", "-o", out, *TINY) == 0
+    assert out.exists()
+    assert run("image", CONTENT, STYLE, CONTENT, "--style-blend", "1", "-o", tmp_path / "x.png", *TINY) == 2
+    assert "--style-blend needs 2 non-negative weights" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "not_image"])
+@pytest.mark.parametrize("role", ["content", "style"])
+def test_bad_input_names_the_file_and_writes_nothing(tmp_path, capsys, kind, role):
+    bad = tmp_path / f"{kind}.jpg"
+    if kind == "empty":
+        bad.write_bytes(b"")
+    elif kind == "not_image":
+        bad.write_text("hello")
+    content, style = (bad, STYLE) if role == "content" else (CONTENT, bad)
+    out = tmp_path / "out.png"
+    assert run("image", content, style, "-o", out, *TINY) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("painterly: error: ") and str(bad) in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_diverging_loss_is_reported_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "out.png"
+    assert run("image", CONTENT, STYLE, "-o", out, *TINY, "--style-weight", "inf") == 2
+    err = capsys.readouterr().err
+    assert "the loss became" in err and "24x" in err and "lower --style-weight" in err
+    assert not out.exists()
