@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import tempfile
 import warnings
+from pathlib import Path
 
 import torch
 
@@ -13,7 +17,8 @@ def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple MPS, then the CPU; an explicit name must be usable."""
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            count = torch.cuda.device_count()
+            return torch.device("cuda", claim_gpu(count) if count > 1 else 0)
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -30,6 +35,30 @@ def resolve_device(name: str = "auto") -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise PainterlyError(f"--device {name}: MPS is not available here; use auto or cpu")
     return device
+
+
+_held_locks = []
+
+
+def claim_gpu(count: int, lock_dir: Path | None = None) -> int:
+    """Pick a GPU no other painterly process on this node holds, and hold it until exit.
+
+    Snakemake does not set CUDA_VISIBLE_DEVICES, so concurrent local jobs would all
+    take GPU 0; an exclusive lock file per GPU gives each job its own. With more jobs
+    than GPUs the extra ones share, spread by process id.
+    """
+    lock_dir = lock_dir or Path(tempfile.gettempdir()) / f"painterly-gpu-locks-{os.getuid()}"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        handle = open(lock_dir / f"gpu{index}.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        _held_locks.append(handle)
+        return index
+    return os.getpid() % count
 
 
 def configure(device: torch.device) -> None:

@@ -58,6 +58,18 @@ class Settings:
             if not getattr(self, name) >= 0:
                 raise PainterlyError(f"{name} must be >= 0, not {getattr(self, name)}")
 
+    @classmethod
+    def from_dict(cls, values: dict) -> "Settings":
+        """Settings from JSON-like values (lists for tuples); unknown keys are an error."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise PainterlyError(f"unknown setting {unknown[0]!r}; known: {', '.join(sorted(fields))}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
 

@@ -1,0 +1,35 @@
+# painterly: videos and images into moving paintings.
+# extract_frames -> style_targets -> stylize_frames (chunks of frames) -> encode_video
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+# Limits on `gpu` apply per node, so `--resources gpu=N` caps GPU jobs on each machine.
+resource_scopes:
+    gpu="local",
+
+
+wildcard_constraints:
+    name=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    chunk=r"\d{4}",
+    key=r"[^/]+",
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/frames.smk"
+include: "workflow/rules/style.smk"
+include: "workflow/rules/stylize.smk"
+include: "workflow/rules/encode.smk"
+
+
+localrules:
+    all,
+
+
+rule all:
+    input:
+        final_outputs(),

@@ -1,0 +1,116 @@
+"""Image benchmark: painterly against pastiche (the peer, same Caffe VGG-19 weights), one run.
+
+    python benchmarks/image.py              # 256 px on the CPU
+    python benchmarks/image.py --size 512   # on a GPU machine
+
+For each tool's default and for painterly at a few iteration budgets (at its default
+style weight and at one that lands near pastiche's balance of style against content),
+prints wall time
+(process start to output written) and two distances of the output from one shared
+evaluator, then painterly's seconds per iteration against the measured fp32 matmul peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import device_name, matmul_peak_gflops, print_table, synchronize, timed_command  # noqa: E402
+from evaluate import Evaluator  # noqa: E402
+
+from painterly.io import load_image  # noqa: E402
+from painterly.settings import Settings  # noqa: E402
+from painterly.stylize import Stylizer  # noqa: E402
+from painterly.vgg import CONV_SHAPES, LAYER_INDEX  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def conv_gflops_per_iteration(settings: Settings, height: int, width: int) -> float:
+    """Forward plus input-gradient backward FLOPs of the convs one iteration runs."""
+    deepest = max(LAYER_INDEX[layer] for layer in (settings.content_layer, *settings.style_layers))
+    flops, h, w = 0.0, height, width
+    for index in range(deepest + 1):
+        key = f"{index}.weight"
+        if key in CONV_SHAPES:
+            out_c, in_c, kh, kw = CONV_SHAPES[key]
+            flops += 2 * out_c * in_c * kh * kw * h * w
+        elif index in {LAYER_INDEX[f"pool{b}"] for b in range(1, 6)}:
+            h, w = h // 2, w // 2
+    return 2 * flops / 1e9
+
+
+def seconds_per_iteration(settings: Settings, content, style, iterations: int = 20) -> tuple[float, tuple[int, int]]:
+    single = settings.replace(pyramid_min_size=settings.size, tolerance=0, iterations=iterations)
+    stylizer = Stylizer(single)
+    targets = stylizer.targets([style])
+    stylizer.stylize(content, targets, progress=False)  # warm-up: allocator, cudnn autotune
+    synchronize(stylizer.device)
+    start = time.perf_counter()
+    result = stylizer.stylize(content, targets, progress=False)
+    synchronize(stylizer.device)
+    return (time.perf_counter() - start) / iterations, tuple(result.image.shape[-2:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--content", default=str(REPO / "data" / "building.jpg"))
+    parser.add_argument("--style", default=str(REPO / "data" / "starry_night.jpg"))
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--budgets", default="50,100,150", help="painterly iteration budgets besides its default")
+    parser.add_argument(
+        "--style-weights", default="3,8",
+        help="painterly style weights to run each budget at: its default, and one near pastiche's style/content balance",
+    )
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "image"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = torch.device(args.device)
+    content, style = load_image(args.content), load_image(args.style)
+    common = ["--device", args.device]
+
+    runs = [("pastiche (default: 1000 L-BFGS steps)", out / "pastiche.png",
+             [sys.executable, "-m", "pastiche", "--content", args.content, "--styles", args.style,
+              "--size", str(args.size), "--output", str(out / "pastiche.png"), *common])]
+    painterly = [sys.executable, "-m", "painterly.cli", "image", args.content, args.style, "--size", str(args.size), "--quiet", *common]
+    runs.append((f"painterly (default: {Settings().iterations} it, early stop)", out / "painterly-default.png",
+                 [*painterly, "-o", str(out / "painterly-default.png")]))
+    for weight in args.style_weights.split(","):
+        for budget in args.budgets.split(","):
+            path = out / f"painterly-sw{weight}-{budget}.png"
+            command = [*painterly, "--style-weight", weight, "--iterations", budget, "-o", str(path)]
+            runs.append((f"painterly β/α={weight}, {budget} it", path, command))
+
+    print(f"# image benchmark: {args.size} px on {device_name(device)}\n")
+    evaluator = Evaluator(device)
+    rows, pastiche_row = [], None
+    for name, path, command in runs:
+        seconds = timed_command(command)
+        style_d, content_d = evaluator.distances(load_image(path), content, style)
+        row = [name, seconds, style_d, content_d]
+        pastiche_row = pastiche_row or row
+        row += [pastiche_row[1] / seconds, style_d / pastiche_row[2], content_d / pastiche_row[3]]
+        rows.append(row)
+        print(f"  {name}: {seconds:.1f} s", file=sys.stderr)
+    print_table(["run", "wall s", "style dist", "content dist", "speed-up vs pastiche", "style ratio", "content ratio"], rows)
+
+    settings = Settings(size=args.size, device=args.device)
+    peak = matmul_peak_gflops(device)
+    per_iteration, (height, width) = seconds_per_iteration(settings, content, style)
+    gflops = conv_gflops_per_iteration(settings, height, width)
+    print()
+    print_table(
+        ["size", "s/iteration", "conv GFLOP/iteration", "achieved GFLOP/s", "fp32 matmul peak GFLOP/s", "fraction of peak"],
+        [[f"{width}x{height}", per_iteration, gflops, gflops / per_iteration, peak, gflops / per_iteration / peak]],
+    )
+
+
+if __name__ == "__main__":
+    main()

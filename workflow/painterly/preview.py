@@ -1,0 +1,21 @@
+"""A side-by-side still of input and result, for reports and a quick look."""
+
+from pathlib import Path
+
+from PIL import Image
+
+from .io import atomic_path, load_image
+
+
+def side_by_side(content_path, stylized_path, output) -> None:
+    """Content left, result right; a directory of frames stands for its first frame."""
+    stylized_path = Path(stylized_path)
+    if stylized_path.is_dir():
+        stylized_path = min(stylized_path.glob("*.png"))
+    stylized = load_image(stylized_path)
+    content = load_image(content_path).resize(stylized.size, Image.Resampling.LANCZOS)
+    canvas = Image.new("RGB", (stylized.width * 2, stylized.height))
+    canvas.paste(content, (0, 0))
+    canvas.paste(stylized, (stylized.width, 0))
+    with atomic_path(output) as tmp:
+        canvas.save(tmp, format="JPEG", quality=90)

@@ -1,0 +1,170 @@
+"""Video in and out through ffmpeg: deterministic PNG frame extraction and H.264 encoding.
+
+ffmpeg comes from the ``imageio-ffmpeg`` wheel (a static build with libx264 and AAC), or
+from ``$PAINTERLY_FFMPEG`` / the system when set, so nothing needs a system install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .errors import PainterlyError
+from .io import atomic_path, fit_long_side
+
+FRAME_PATTERN = "{:06d}.png"
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif"}
+
+
+def ffmpeg_exe() -> str:
+    override = os.environ.get("PAINTERLY_FFMPEG")
+    if override:
+        return override
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        system = shutil.which("ffmpeg")
+        if system:
+            return system
+    raise PainterlyError("no ffmpeg found; run: pip install imageio-ffmpeg (or install ffmpeg)")
+
+
+def is_video(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def probe(path: str | Path) -> dict:
+    """Stream facts from ``ffmpeg -i``: fps, width, height (as displayed), rotation, audio."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise PainterlyError(f"{path}: video file missing or empty; check the path in the sheet")
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    video = re.search(r"Stream #\S+.*?: Video: (.*)", result.stderr)
+    if not video:
+        raise PainterlyError(f"{path}: no video stream ffmpeg can read; give an MP4, MOV, AVI or MKV file")
+    size = re.search(r", (\d{2,5})x(\d{2,5})", video.group(1))
+    fps = re.search(r"([\d.]+) fps", video.group(1)) or re.search(r"([\d.]+) tbr", video.group(1))
+    rotation = re.search(r"rotation of (-?[\d.]+) degrees", result.stderr)
+    width, height = int(size.group(1)), int(size.group(2))
+    if rotation and round(float(rotation.group(1))) % 180:
+        width, height = height, width
+    duration = re.search(r"Duration: (\d+):(\d+):([\d.]+)", result.stderr)
+    seconds = None
+    if duration:
+        h, m, s = duration.groups()
+        seconds = int(h) * 3600 + int(m) * 60 + float(s)
+    return {
+        "fps": float(fps.group(1)) if fps else 25.0,
+        "width": width,
+        "height": height,
+        "has_audio": bool(re.search(r"Stream #\S+.*?: Audio:", result.stderr)),
+        "duration": seconds,
+        "codec": video.group(1).split()[0].rstrip(","),
+    }
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def extract_frames(source, frames_dir, meta_path, size: int, fps: float | None = None, start: int = 0, end: int | None = None) -> dict:
+    """Decode ``source`` into lossless PNGs ``frames_dir/000000.png`` ... at long side ``size``.
+
+    ffmpeg applies rotation metadata. ``start``/``end`` select source frames [start, end);
+    ``fps`` subsamples to that rate (never above the source's). Same source, same
+    arguments -> byte-identical frames. The directory appears whole or not at all.
+    """
+    source, frames_dir = Path(source), Path(frames_dir)
+    info = probe(source)
+    width, height = fit_long_side((info["width"], info["height"]), size)
+    step = max(1.0, info["fps"] / fps) if fps else 1.0
+    tmp = Path(tempfile.mkdtemp(prefix=f".{frames_dir.name}.", dir=frames_dir.parent))
+    command = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(source), "-map", "0:v:0",
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    frame_bytes = info["width"] * info["height"] * 3
+    written = 0
+    try:
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as decoder:
+            index, next_pick = 0, float(start)
+            while end is None or index < end:
+                buffer = decoder.stdout.read(frame_bytes)
+                if len(buffer) < frame_bytes:
+                    break
+                if index >= start and index >= round(next_pick):
+                    frame = np.frombuffer(buffer, np.uint8).reshape(info["height"], info["width"], 3)
+                    image = Image.fromarray(frame).resize((width, height), Image.Resampling.LANCZOS)
+                    image.save(tmp / FRAME_PATTERN.format(written), optimize=False)
+                    written += 1
+                    next_pick += step
+                index += 1
+            decoder.stdout.close()
+            decoder.kill()
+        if written == 0:
+            raise PainterlyError(f"{source}: no frames decoded in range [{start}, {end}); check start/end in the sheet")
+        meta = {
+            "source": str(source),
+            "source_sha256": sha256_file(source),
+            "fps": info["fps"] / step,
+            "frame_count": written,
+            "width": width,
+            "height": height,
+            "has_audio": info["has_audio"],
+            "start_seconds": start / info["fps"],
+        }
+        if frames_dir.exists():
+            shutil.rmtree(frames_dir)
+        os.replace(tmp, frames_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    with atomic_path(meta_path) as meta_tmp:
+        meta_tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def frame_paths(frames_dir, first: int, count: int) -> list[Path]:
+    return [Path(frames_dir) / FRAME_PATTERN.format(i) for i in range(first, first + count)]
+
+
+def encode_video(frame_dirs, meta_path, output, audio_source=None, crf: int = 18) -> None:
+    """Encode the PNGs of ``frame_dirs`` (in order) to H.264 MP4 at the extraction's fps.
+
+    Frames reach ffmpeg through one numbered pattern in a directory of links, never as
+    arguments; the source's audio, trimmed to the extracted range, is muxed back.
+    """
+    meta = json.loads(Path(meta_path).read_text())
+    output = Path(output)
+    frames = sorted(p for d in frame_dirs for p in Path(d).glob("*.png"))
+    if len(frames) != meta["frame_count"]:
+        raise PainterlyError(f"{output}: {len(frames)} stylized frames for {meta['frame_count']} extracted; rerun the workflow")
+    with tempfile.TemporaryDirectory(dir=output.parent, prefix=".encode.") as links:
+        for i, frame in enumerate(frames):
+            os.symlink(frame.resolve(), Path(links) / FRAME_PATTERN.format(i))
+        command = [ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-framerate", repr(meta["fps"]),
+                   "-i", str(Path(links) / "%06d.png")]
+        if audio_source and meta["has_audio"]:
+            seconds = meta["frame_count"] / meta["fps"]
+            command += ["-ss", repr(meta["start_seconds"]), "-t", repr(seconds), "-i", str(audio_source),
+                        "-map", "0:v", "-map", "1:a:0", "-c:a", "aac", "-b:a", "160k"]
+        # yuv420p needs even sides; pad by at most one pixel rather than rescale.
+        command += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                    "-crf", str(crf), "-preset", "medium", "-movflags", "+faststart", "-f", "mp4"]
+        with atomic_path(output) as tmp:
+            result = subprocess.run([*command, str(tmp)], capture_output=True, text=True)
+            if result.returncode != 0:
+                raise PainterlyError(f"{output}: ffmpeg failed: {result.stderr.strip().splitlines()[-1:]}")

@@ -1,0 +1,13 @@
+checkpoint extract_frames:
+    input:
+        lambda wildcards: row(wildcards.name)["input"],
+    output:
+        frames=directory(f"{RESULTS}/{{name}}/frames"),
+        meta=f"{RESULTS}/{{name}}/frames.json",
+    params:
+        extraction=extraction_args,
+    log:
+        f"{RESULTS}/logs/{{name}}/extract_frames.log",
+    shell:
+        "painterly extract-frames {input:q} --frames-dir {output.frames:q} --meta {output.meta:q}"
+        " {params.extraction:q} > {log:q} 2>&1"
