@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .io import load_image, save_image
+from .io import load_image, save_image, temporary_dir_beside
 from .settings import Settings
 from .style_targets import StyleTargets
 from .stylize import Stylizer
@@ -30,7 +29,7 @@ def stylize_frames(frames_dir, first: int, count: int, targets_path, out_dir, se
     stylizer = Stylizer(settings)
     targets.check(settings)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    tmp = temporary_dir_beside(out_dir)
     try:
         for index, path in enumerate(tqdm(frame_paths(frames_dir, first, count), desc="frames", disable=not progress)):
             result = stylizer.stylize(load_image(path), targets, progress=False)

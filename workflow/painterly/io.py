@@ -8,7 +8,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import PainterlyError
@@ -59,13 +58,15 @@ def resize_long_side(image: Image.Image, long_side: int) -> Image.Image:
     return image if target == image.size else image.resize(target, Image.Resampling.LANCZOS)
 
 
-def image_to_tensor(image: Image.Image) -> torch.Tensor:
+def image_to_tensor(image: Image.Image):
     """RGB PIL image -> float tensor (1, 3, H, W) in [0, 1]."""
+    import torch  # here, not at the top: the video rules' environment has no torch
+
     array = np.asarray(image, dtype=np.float32) / 255.0
     return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
-def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
+def tensor_to_image(tensor) -> Image.Image:
     array = tensor.detach().float().clamp(0, 1).mul(255).round().byte().squeeze(0).permute(1, 2, 0).cpu().numpy()
     return Image.fromarray(np.ascontiguousarray(array))
 
@@ -80,6 +81,7 @@ def atomic_path(path: str | Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result should read like any new file
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -88,7 +90,20 @@ def atomic_path(path: str | Path):
             os.unlink(tmp)
 
 
-def save_image(tensor: torch.Tensor, path: str | Path) -> None:
+def temporary_dir_beside(path: Path) -> Path:
+    """An empty directory to fill and then rename onto ``path``, with the usual permissions."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def save_image(tensor, path: str | Path) -> None:
     """Write a (1, 3, H, W) [0, 1] tensor; the format follows the extension."""
     path = Path(path)
     image_format = Image.registered_extensions().get(path.suffix.lower())

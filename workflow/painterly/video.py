@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import PainterlyError
-from .io import atomic_path, fit_long_side
+from .io import atomic_path, fit_long_side, temporary_dir_beside
 
 FRAME_PATTERN = "{:06d}.png"
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif"}
@@ -93,7 +93,8 @@ def extract_frames(source, frames_dir, meta_path, size: int, fps: float | None =
     info = probe(source)
     width, height = fit_long_side((info["width"], info["height"]), size)
     step = max(1.0, info["fps"] / fps) if fps else 1.0
-    tmp = Path(tempfile.mkdtemp(prefix=f".{frames_dir.name}.", dir=frames_dir.parent))
+    frames_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_dir_beside(frames_dir)
     command = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(source), "-map", "0:v:0",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     frame_bytes = info["width"] * info["height"] * 3

@@ -2,6 +2,7 @@
 import hashlib
 import json
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -11,12 +12,20 @@ from snakemake.utils import validate
 from painterly.settings import Settings
 from painterly.video import is_video
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 
 RESULTS = config["results"]
+# Jobs run the engine (`python -m painterly`) from this checkout, so a conda env needs
+# only its dependencies and a run never picks up another installed version of painterly.
+os.environ.update(PYTHONPATH=str(Path(workflow.basedir) / "workflow"))
 CHUNK = config["chunk_frames"]
-TEXT_COLUMNS = {"name": str, "input": str, "styles": str, "style_blend": str, "preset": str}
+TEXT_COLUMNS = {
+    "name": str,
+    "input": str,
+    "styles": str,
+    "style_blend": str,
+    "preset": str,
+}
 # Sheet columns that override the row's preset, and the type each becomes.
 SETTING_COLUMNS = {
     "size": int,
@@ -29,25 +38,44 @@ SETTING_COLUMNS = {
     "seed": int,
 }
 # The settings a style targets file depends on (see painterly.style_targets).
-TARGET_SETTINGS = ("weights", "pooling", "style_layers", "style_scale", "preserve_colors", "size", "pyramid_min_size", "style_blend")
+TARGET_SETTINGS = (
+    "weights",
+    "pooling",
+    "style_layers",
+    "style_scale",
+    "preserve_colors",
+    "size",
+    "pyramid_min_size",
+    "style_blend",
+)
 
 
 def read_jobs(path):
     if not Path(path).is_file():
-        raise WorkflowError(f"{path}: jobs sheet not found; set `jobs:` in config.yaml to a TSV file")
-    jobs = pd.read_csv(path, sep="\t", dtype=TEXT_COLUMNS, comment="#", skip_blank_lines=True)
+        raise WorkflowError(
+            f"{path}: jobs sheet not found; set `jobs:` in config.yaml to a TSV file"
+        )
+    jobs = pd.read_csv(
+        path, sep="\t", dtype=TEXT_COLUMNS, comment="#", skip_blank_lines=True
+    )
     validate(jobs, schema="../schemas/jobs.schema.yaml")
     duplicated = jobs["name"][jobs["name"].duplicated()].tolist()
     if duplicated:
-        raise WorkflowError(f"{path}: the name {duplicated[0]!r} is used by two rows; give each row its own name")
+        raise WorkflowError(
+            f"{path}: the name {duplicated[0]!r} is used by two rows; give each row its own name"
+        )
     for row in jobs.itertuples():
         for file in [row.input, *split_list(row.styles)]:
             if not Path(file).is_file():
-                raise WorkflowError(f"{path}: row {row.name!r} names {file!r}, which does not exist; fix the path")
+                raise WorkflowError(
+                    f"{path}: row {row.name!r} names {file!r}, which does not exist; fix the path"
+                )
         preset = getattr(row, "preset", None)
         preset = preset if isinstance(preset, str) else config["preset"]
         if preset not in config["presets"]:
-            raise WorkflowError(f"{path}: row {row.name!r} asks for preset {preset!r}; config.yaml has {sorted(config['presets'])}")
+            raise WorkflowError(
+                f"{path}: row {row.name!r} asks for preset {preset!r}; config.yaml has {sorted(config['presets'])}"
+            )
     return jobs.set_index("name", drop=False)
 
 
@@ -79,7 +107,9 @@ def settings(name):
         if cell(name, column) is not None:
             values[column] = kind(cell(name, column))
     if cell(name, "style_blend") is not None:
-        values["style_blend"] = [float(w) for w in split_list(cell(name, "style_blend"))]
+        values["style_blend"] = [
+            float(w) for w in split_list(cell(name, "style_blend"))
+        ]
     return Settings.from_dict(values).to_dict()
 
 
@@ -93,7 +123,9 @@ def target_settings(name):
 
 def style_key(name):
     """Names a style targets file by everything it depends on, so rows share it when equal."""
-    payload = json.dumps({"styles": styles(name), **target_settings(name)}, sort_keys=True)
+    payload = json.dumps(
+        {"styles": styles(name), **target_settings(name)}, sort_keys=True
+    )
     stems = "+".join(Path(style).stem for style in styles(name))
     return f"{stems}-{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
 
@@ -106,7 +138,12 @@ def style_targets_path(wildcards):
 
 
 def extraction_args(wildcards):
-    args = ["--size", settings(wildcards.name)["size"], "--start", int(cell(wildcards.name, "start") or 0)]
+    args = [
+        "--size",
+        settings(wildcards.name)["size"],
+        "--start",
+        int(cell(wildcards.name, "start") or 0),
+    ]
     if cell(wildcards.name, "end") is not None:
         args += ["--end", int(cell(wildcards.name, "end"))]
     fps = cell(wildcards.name, "fps") or config["extraction"]["fps"]
@@ -117,11 +154,15 @@ def extraction_args(wildcards):
 
 def frame_meta(name):
     """The extraction's metadata; asking for it makes Snakemake run the checkpoint first."""
-    return json.loads(Path(checkpoints.extract_frames.get(name=name).output.meta).read_text())
+    return json.loads(
+        Path(checkpoints.extract_frames.get(name=name).output.meta).read_text()
+    )
 
 
 def chunk_ids(name):
-    return [f"{i:04d}" for i in range(math.ceil(frame_meta(name)["frame_count"] / CHUNK))]
+    return [
+        f"{i:04d}" for i in range(math.ceil(frame_meta(name)["frame_count"] / CHUNK))
+    ]
 
 
 def chunk_range(wildcards):
@@ -136,15 +177,24 @@ def chunk_frame_files(wildcards):
 
 
 def styled_chunks(wildcards):
-    return expand(f"{RESULTS}/{wildcards.name}/styled/{{chunk}}", chunk=chunk_ids(wildcards.name))
+    return expand(
+        f"{RESULTS}/{wildcards.name}/styled/{{chunk}}", chunk=chunk_ids(wildcards.name)
+    )
 
 
-def preview_inputs(wildcards):
+def preview_content(wildcards):
+    if is_video(row(wildcards.name)["input"]):
+        return f"{checkpoints.extract_frames.get(name=wildcards.name).output.frames}/000000.png"
+    return row(wildcards.name)["input"]
+
+
+def preview_stylized(wildcards):
     name = wildcards.name
-    if is_video(row(name)["input"]):
-        frames_dir = checkpoints.extract_frames.get(name=name).output.frames
-        return {"content": f"{frames_dir}/000000.png", "stylized": f"{RESULTS}/{name}/styled/0000"}
-    return {"content": row(name)["input"], "stylized": f"{RESULTS}/{name}/{name}.png"}
+    return (
+        f"{RESULTS}/{name}/styled/0000"
+        if is_video(row(name)["input"])
+        else f"{RESULTS}/{name}/{name}.png"
+    )
 
 
 def final_outputs():

@@ -4,10 +4,12 @@ checkpoint extract_frames:
     output:
         frames=directory(f"{RESULTS}/{{name}}/frames"),
         meta=f"{RESULTS}/{{name}}/frames.json",
-    params:
-        extraction=extraction_args,
     log:
         f"{RESULTS}/logs/{{name}}/extract_frames.log",
+    conda:
+        "../../envs/video.yaml"
+    params:
+        extraction=extraction_args,
     shell:
-        "painterly extract-frames {input:q} --frames-dir {output.frames:q} --meta {output.meta:q}"
+        "python -m painterly extract-frames {input:q} --frames-dir {output.frames:q} --meta {output.meta:q}"
         " {params.extraction:q} > {log:q} 2>&1"

@@ -3,14 +3,18 @@ rule style_targets:
         lambda wildcards: styles(STYLE_SETS[wildcards.key]),
     output:
         f"{RESULTS}/style_targets/{{key}}.pt",
-    params:
-        settings=lambda wildcards: json.dumps(target_settings(STYLE_SETS[wildcards.key]), sort_keys=True),
     log:
         f"{RESULTS}/logs/style_targets/{{key}}.log",
     # Safe to share between workflows: the file is a pure function of the style images
     # (hashed by content) and the settings in params, which the cache key covers.
     cache: "omit-software"
+    conda:
+        "../../envs/stylize.yaml"
     resources:
         gpu=config["stylize"]["gpu"],
+    params:
+        settings=lambda wildcards: json.dumps(
+            target_settings(STYLE_SETS[wildcards.key]), sort_keys=True
+        ),
     shell:
-        "painterly targets {input:q} --settings {params.settings:q} -o {output:q} > {log:q} 2>&1"
+        "python -m painterly targets {input:q} --settings {params.settings:q} -o {output:q} > {log:q} 2>&1"

@@ -4,22 +4,26 @@ rule stylize_frames:
         targets=style_targets_path,
     output:
         directory(f"{RESULTS}/{{name}}/styled/{{chunk}}"),
-    params:
-        frames_dir=lambda wildcards: checkpoints.extract_frames.get(name=wildcards.name).output.frames,
-        first=lambda wildcards: chunk_range(wildcards)[0],
-        count=lambda wildcards: chunk_range(wildcards)[1],
-        settings=lambda wildcards: settings_json(wildcards.name),
     log:
         f"{RESULTS}/logs/{{name}}/stylize_frames/{{chunk}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{name}}/stylize_frames/{{chunk}}.tsv"
+    conda:
+        "../../envs/stylize.yaml"
     threads: config["stylize"]["threads"]
     resources:
         gpu=config["stylize"]["gpu"],
         mem_mb=config["stylize"]["mem_mb"],
         runtime=config["stylize"]["runtime"],
+    params:
+        frames_dir=lambda wildcards: checkpoints.extract_frames.get(
+            name=wildcards.name
+        ).output.frames,
+        first_frame=lambda wildcards: chunk_range(wildcards)[0],
+        frame_count=lambda wildcards: chunk_range(wildcards)[1],
+        settings=lambda wildcards: settings_json(wildcards.name),
     shell:
-        "painterly stylize-frames {params.frames_dir:q} --first {params.first} --count {params.count}"
+        "python -m painterly stylize-frames {params.frames_dir:q} --first {params.first_frame} --count {params.frame_count}"
         " --targets {input.targets:q} -o {output:q} --threads {threads} --settings {params.settings:q}"
         " --quiet > {log:q} 2>&1"
 
@@ -31,17 +35,19 @@ rule stylize_image:
         targets=style_targets_path,
     output:
         f"{RESULTS}/{{name}}/{{name}}.png",
-    params:
-        settings=lambda wildcards: settings_json(wildcards.name),
     log:
         f"{RESULTS}/logs/{{name}}/stylize_image.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{name}}/stylize_image.tsv"
+    conda:
+        "../../envs/stylize.yaml"
     threads: config["stylize"]["threads"]
     resources:
         gpu=config["stylize"]["gpu"],
         mem_mb=config["stylize"]["mem_mb"],
         runtime=config["stylize"]["runtime"],
+    params:
+        settings=lambda wildcards: settings_json(wildcards.name),
     shell:
-        "painterly image {input.content:q} {input.styles:q} --targets {input.targets:q}"
+        "python -m painterly image {input.content:q} {input.styles:q} --targets {input.targets:q}"
         " --settings {params.settings:q} -o {output:q} --quiet > {log:q} 2>&1"
