@@ -1,5 +1,5 @@
 # painterly: videos and images into moving paintings.
-# extract_frames -> style_targets -> stylize_frames (chunks of frames) -> encode_video
+# extract_frames -> optical_flow, style_targets -> stylize_frames (chunks) -> encode_video, warp_error
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -22,6 +22,7 @@ wildcard_constraints:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/frames.smk"
 include: "workflow/rules/style.smk"
+include: "workflow/rules/temporal.smk"
 include: "workflow/rules/stylize.smk"
 include: "workflow/rules/encode.smk"
 

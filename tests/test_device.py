@@ -18,7 +18,7 @@ time.sleep(float(sys.argv[3]))
 
 
 def claimers(count, lock_dir, jobs):
-    procs = [subprocess.Popen([sys.executable, "-c", HOLD, str(count), str(lock_dir), "3"], stdout=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen([sys.executable, "-c", HOLD, str(count), str(lock_dir), "1.5"], stdout=subprocess.PIPE, text=True)
              for _ in range(jobs)]
     indices = [int(p.stdout.readline()) for p in procs]
     for p in procs:

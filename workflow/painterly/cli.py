@@ -61,10 +61,15 @@ def _add_optimization_settings(parser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
+def given_settings(args: argparse.Namespace) -> dict:
+    """The settings named on the command line: --settings JSON, then the flags over it."""
     base = json.loads(args.settings) if getattr(args, "settings", None) else {}
     given = {name: getattr(args, name) for name in DEFAULTS.to_dict() if hasattr(args, name)}
-    return Settings.from_dict({**base, **given})
+    return {**base, **given}
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return Settings.from_dict(given_settings(args))
 
 
 def _run_image(args) -> None:
@@ -91,7 +96,8 @@ def _run_targets(args) -> None:
 def _run_video(args) -> None:
     from .run import run_video
 
-    run_video(args.input, args.styles, args.output, settings_from_args(args).to_dict(), cores=args.cores, preset=args.preset)
+    overrides = {k: list(v) if isinstance(v, tuple) else v for k, v in given_settings(args).items()}
+    run_video(args.input, args.styles, args.output, overrides, cores=args.cores, preset=args.preset)
 
 
 def _run_extract_frames(args) -> None:
@@ -106,7 +112,20 @@ def _run_stylize_frames(args) -> None:
     from .frames import stylize_frames
 
     torch.set_num_threads(args.threads)
-    stylize_frames(args.frames_dir, args.first, args.count, args.targets, args.output, settings_from_args(args), not args.quiet)
+    stylize_frames(args.frames_dir, args.first, args.count, args.targets, args.output, settings_from_args(args),
+                   not args.quiet, args.flows)
+
+
+def _run_optical_flow(args) -> None:
+    from .flow import compute_chunk_flows
+
+    compute_chunk_flows(args.frames_dir, args.first, args.count, args.output, args.method)
+
+
+def _run_warp_error(args) -> None:
+    from .flow import write_warp_error_table
+
+    write_warp_error_table(args.frames_dir, args.stylized, args.output)
 
 
 def _run_encode(args) -> None:
@@ -169,8 +188,23 @@ def build_parser() -> argparse.ArgumentParser:
     chunk.add_argument("-o", "--output", required=True, help="directory to write")
     chunk.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
     chunk.add_argument("--settings", default=None, help="JSON object of settings")
+    chunk.add_argument("--flows", default=None, help="the chunk's optical flow directory (temporal mode)")
     chunk.add_argument("--quiet", action="store_true")
     chunk.set_defaults(run=_run_stylize_frames)
+
+    flows = commands.add_parser("optical-flow", help="(workflow) flows into each frame of a chunk", formatter_class=formatter)
+    flows.add_argument("frames_dir")
+    flows.add_argument("--first", type=int, required=True)
+    flows.add_argument("--count", type=int, required=True)
+    flows.add_argument("--method", choices=("dis", "farneback"), default="dis")
+    flows.add_argument("-o", "--output", required=True, help="directory to write")
+    flows.set_defaults(run=_run_optical_flow)
+
+    metric = commands.add_parser("warp-error", help="(workflow) temporal consistency of a stylized video", formatter_class=formatter)
+    metric.add_argument("frames_dir", help="the input frames")
+    metric.add_argument("stylized", nargs="+", help="directories of stylized frames, in order")
+    metric.add_argument("-o", "--output", required=True, help="TSV table to write")
+    metric.set_defaults(run=_run_warp_error)
 
     encode = commands.add_parser("encode", help="(workflow) encode stylized frames to MP4", formatter_class=formatter)
     encode.add_argument("chunks", nargs="+", help="directories of stylized frames, in order")

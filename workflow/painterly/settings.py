@@ -45,16 +45,30 @@ class Settings:
     """The coarsest pyramid level's long side; halving stops before going below it."""
     tolerance: float = 1e-3
     """Early stop when the loss fell by less than this fraction over the last 10 iterations."""
+    temporal: bool = True
+    """Video: start each frame from the previous result warped by optical flow, and keep it
+    close to that where the flow is reliable (Ruder et al.). False: frames independent."""
+    temporal_weight: float = 50.0
+    """gamma: weight of the temporal term, mean squared difference on reliable pixels."""
+    frame_iterations: int = 40
+    """Video, temporal mode: iterations for each frame after a chunk's first (which gets
+    ``iterations``); they start from the warped previous result at full size."""
+    flow_method: str = "dis"
 
     def __post_init__(self):
-        choices = {"optimizer": ("lbfgs", "adam"), "precision": ("fp32", "bf16"), "pooling": ("max", "avg")}
+        choices = {
+            "optimizer": ("lbfgs", "adam"),
+            "precision": ("fp32", "bf16"),
+            "pooling": ("max", "avg"),
+            "flow_method": ("dis", "farneback"),
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise PainterlyError(f"{name} {getattr(self, name)!r} is not one of {', '.join(allowed)}")
-        for name in ("size", "iterations", "pyramid_min_size"):
+        for name in ("size", "iterations", "pyramid_min_size", "frame_iterations"):
             if getattr(self, name) < 1:
                 raise PainterlyError(f"{name} must be a positive whole number, not {getattr(self, name)}")
-        for name in ("content_weight", "style_weight", "tv_weight", "style_scale", "tolerance"):
+        for name in ("content_weight", "style_weight", "tv_weight", "style_scale", "tolerance", "temporal_weight"):
             if not getattr(self, name) >= 0:
                 raise PainterlyError(f"{name} must be >= 0, not {getattr(self, name)}")
 

@@ -86,16 +86,26 @@ class Stylizer:
         image = image_to_tensor(load_image(init).resize((content.shape[-1], content.shape[-2])))
         return self._to_device(image)
 
-    def stylize(self, content_image, targets: StyleTargets, progress: bool = True) -> Stylized:
-        """Stylize a PIL content image at ``settings.size``."""
+    def stylize(self, content_image, targets: StyleTargets, progress: bool = True, previous=None) -> Stylized:
+        """Stylize a PIL content image at ``settings.size``.
+
+        ``previous`` (video, temporal mode) is (warped previous result, reliability mask),
+        tensors (1, 3, H, W) and (1, 1, H, W) at the output size: the optimization then
+        starts from the warped result (the content where the flow is unreliable), runs
+        ``frame_iterations`` at full size only, and adds the temporal term.
+        """
         settings = self.settings
         targets.check(settings)
         torch.manual_seed(settings.seed)
-        sizes = settings.pyramid_sizes()
         content = self._to_device(image_to_tensor(resize_long_side(content_image, settings.size)))
         work_content = color.luminance(content) if settings.preserve_colors else content
-        schedule = settings.iteration_schedule()
-        image = None
+        sizes, schedule, image, temporal = settings.pyramid_sizes(), settings.iteration_schedule(), None, None
+        if previous is not None:
+            warped, reliable = (self._to_device(t) for t in previous)
+            if settings.preserve_colors:
+                warped = color.luminance(warped)
+            sizes, schedule, temporal = sizes[-1:], [settings.frame_iterations], (warped, reliable)
+            image = reliable * warped + (1 - reliable) * work_content
         losses = []
         bar = tqdm(total=sum(schedule), desc="stylize", unit="it", disable=not progress, leave=False)
         with bar:
@@ -112,6 +122,8 @@ class Stylizer:
                     settings.content_weight,
                     settings.style_weight,
                     settings.tv_weight,
+                    temporal,
+                    settings.temporal_weight,
                 )
                 image, level_losses = self._optimize(image, objective, iterations, bar)
                 losses.append(level_losses)
@@ -122,7 +134,8 @@ class Stylizer:
 
     def _optimize(self, image: torch.Tensor, objective: Objective, iterations: int, bar):
         settings = self.settings
-        image = image.detach().clone().requires_grad_(True)
+        # Plain contiguous layout: L-BFGS flattens the gradient with view(-1).
+        image = image.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
         height, width = image.shape[-2:]
         if settings.optimizer == "lbfgs":
             # One iteration per step() so we can report, check and stop early between them;

@@ -1,4 +1,5 @@
 # Validation of config and sheet, and the input functions every rule file uses.
+import fcntl
 import hashlib
 import json
 import math
@@ -13,6 +14,32 @@ from painterly.settings import Settings
 from painterly.video import is_video
 
 validate(config, schema="../schemas/config.schema.yaml")
+
+
+def release_stale_locks():
+    """Let a plain rerun resume after kill -9, which leaves Snakemake's directory lock behind.
+
+    This run holds a kernel lock (freed by the OS however the process dies) for its whole
+    life; whoever gets it knows no other run is alive in this directory, so any Snakemake
+    lock files left here are stale. With another run alive, Snakemake's own lock still
+    refuses the second one.
+    """
+    if not workflow.is_main_process:
+        return
+    Path(".snakemake").mkdir(exist_ok=True)
+    handle = open(".snakemake/painterly-run.lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return
+    RUN_LOCK.append(handle)
+    for stale in Path(".snakemake/locks").glob("*.lock"):
+        stale.unlink()
+
+
+RUN_LOCK = []
+release_stale_locks()
 
 RESULTS = config["results"]
 # Jobs run the engine (`python -m painterly`) from this checkout, so a conda env needs
@@ -176,6 +203,17 @@ def chunk_frame_files(wildcards):
     return [f"{frames_dir}/{i:06d}.png" for i in range(first, first + count)]
 
 
+def chunk_flows(wildcards):
+    """The chunk's optical flow directory in temporal mode; nothing in independent mode."""
+    if settings(wildcards.name)["temporal"]:
+        return [f"{RESULTS}/{wildcards.name}/flow/{wildcards.chunk}"]
+    return []
+
+
+def flow_args(wildcards):
+    return [arg for path in chunk_flows(wildcards) for arg in ("--flows", path)]
+
+
 def styled_chunks(wildcards):
     return expand(
         f"{RESULTS}/{wildcards.name}/styled/{{chunk}}", chunk=chunk_ids(wildcards.name)
@@ -202,4 +240,6 @@ def final_outputs():
     for name in JOBS.index:
         kind = "mp4" if is_video(row(name)["input"]) else "png"
         outputs += [f"{RESULTS}/{name}/{name}.{kind}", f"{RESULTS}/{name}/preview.jpg"]
+        if kind == "mp4":
+            outputs.append(f"{RESULTS}/{name}/warp_error.tsv")
     return outputs

@@ -2,6 +2,7 @@ rule stylize_frames:
     input:
         frames=chunk_frame_files,
         targets=style_targets_path,
+        flows=chunk_flows,
     output:
         directory(f"{RESULTS}/{{name}}/styled/{{chunk}}"),
     log:
@@ -22,10 +23,11 @@ rule stylize_frames:
         first_frame=lambda wildcards: chunk_range(wildcards)[0],
         frame_count=lambda wildcards: chunk_range(wildcards)[1],
         settings=lambda wildcards: settings_json(wildcards.name),
+        flow_args=flow_args,
     shell:
         "python -m painterly stylize-frames {params.frames_dir:q} --first {params.first_frame} --count {params.frame_count}"
         " --targets {input.targets:q} -o {output:q} --threads {threads} --settings {params.settings:q}"
-        " --quiet > {log:q} 2>&1"
+        " {params.flow_args:q} --quiet > {log:q} 2>&1"
 
 
 rule stylize_image:

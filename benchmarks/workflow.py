@@ -1,0 +1,114 @@
+"""Workflow overhead: the Snakemake workflow against the engine looping in one process.
+
+    python benchmarks/workflow.py                # 1,000 frames, trivial budget, CPU
+    python benchmarks/workflow.py --dag-frames 10000
+
+Both do the same work on the same clip: extract frames, compute style targets, stylize
+every frame (1 iteration at 64 px, so overhead dominates), encode. Then times
+`snakemake -n` (DAG building) on an already extracted video of --dag-frames frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import device_name, print_table  # noqa: E402
+
+from painterly.io import load_image, save_image  # noqa: E402
+from painterly.settings import Settings  # noqa: E402
+from painterly.stylize import Stylizer  # noqa: E402
+from painterly.video import encode_video, extract_frames, ffmpeg_exe  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+STYLE = REPO / "data" / "starry_night.jpg"
+# Independent frames: this measures scheduling and start-up, not the temporal method.
+PRESET = {"size": 64, "iterations": 1, "pyramid_min_size": 64, "device": "cpu", "tolerance": 0, "temporal": False}
+
+
+def make_clip(path: Path, frames: int, size: str = "128x96") -> None:
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate=25",
+                    "-frames:v", str(frames), "-c:v", "ffv1", str(path)], check=True)
+
+
+def workspace(root: Path, clip: Path, chunk: int, threads: int) -> Path:
+    root.mkdir(parents=True)
+    preset = ", ".join(f"{k}: {v}" for k, v in PRESET.items())
+    (root / "config.yaml").write_text(
+        f"jobs: jobs.tsv\nresults: results\npreset: bench\npresets:\n  bench: {{{preset}}}\n"
+        f"chunk_frames: {chunk}\nstylize: {{threads: {threads}, mem_mb: 1000, runtime: 60, gpu: 1}}\n"
+    )
+    (root / "jobs.tsv").write_text(f"name\tinput\tstyles\nclip\t{clip}\t{STYLE}\n")
+    return root
+
+
+def snakemake(root: Path, cores: int, *extra: str) -> float:
+    start = time.perf_counter()
+    subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(root),
+                    "--configfile", str(root / "config.yaml"), "--cores", str(cores), *extra],
+                   check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def engine_loop(root: Path, clip: Path) -> float:
+    """Everything in one Python process: one import, one model load, no scheduler."""
+    start = time.perf_counter()
+    root.mkdir(parents=True)
+    settings = Settings.from_dict(PRESET)
+    meta = extract_frames(clip, root / "frames", root / "meta.json", settings.size)
+    stylizer = Stylizer(settings)
+    targets = stylizer.targets([load_image(STYLE)])
+    (root / "styled").mkdir()
+    for index in range(meta["frame_count"]):
+        frame = load_image(root / "frames" / f"{index:06d}.png")
+        save_image(stylizer.stylize(frame, targets, progress=False).image, root / "styled" / f"{index:06d}.png")
+    encode_video([root / "styled"], root / "meta.json", root / "out.mp4", audio_source=clip)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=1000)
+    parser.add_argument("--chunks", default="100,250", help="chunk_frames values to run the workflow with")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--dag-frames", type=int, default=10000)
+    parser.add_argument("--dag-chunks", default="10,100")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        clip = tmp / "clip.mkv"
+        make_clip(clip, args.frames)
+        print(f"# workflow overhead: {args.frames} frames, 1 iteration at 64 px, "
+              f"--cores {args.cores} on {device_name(torch.device('cpu'))}\n")
+        # The engine loop uses every core in one process, as the workflow's jobs do together.
+        torch.set_num_threads(args.cores)
+        loop = engine_loop(tmp / "loop", clip)
+        rows = [["engine loop, one process", loop, 1.0, loop / args.frames]]
+        for chunk in args.chunks.split(","):
+            root = workspace(tmp / f"wf{chunk}", clip, int(chunk), threads=1)
+            seconds = snakemake(root, args.cores, "results/clip/clip.mp4")  # the loop's work, no preview/metric
+            rows.append([f"snakemake, chunk_frames={chunk}", seconds, seconds / loop, seconds / args.frames])
+        print_table(["run", "wall s", "vs engine loop", "s/frame"], rows)
+
+        big = tmp / "big.mkv"
+        make_clip(big, args.dag_frames, size="32x24")
+        rows = []
+        for chunk in args.dag_chunks.split(","):
+            root = workspace(tmp / f"dag{chunk}", big, int(chunk), threads=1)
+            snakemake(root, args.cores, "--until", "extract_frames")
+            seconds = snakemake(root, args.cores, "-n")
+            rows.append([args.dag_frames, chunk, args.dag_frames // int(chunk), seconds])
+        print(f"\n# DAG building: `snakemake -n` on an extracted {args.dag_frames}-frame video\n")
+        print_table(["frames", "chunk_frames", "stylize jobs", "snakemake -n wall s"], rows)
+
+
+if __name__ == "__main__":
+    main()

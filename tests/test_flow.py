@@ -1,0 +1,68 @@
+"""Optical flow, reliability masks, warping, and what temporal mode buys."""
+
+import numpy as np
+import pytest
+
+from painterly.flow import flow, load_frame, reliability, warp, warp_error
+from painterly.frames import stylize_frames
+from painterly.settings import Settings
+from painterly.stylize import Stylizer
+from painterly.video import extract_frames, frame_paths
+
+from .conftest import CONTENT
+from .media import write_clip
+
+
+def textured(height=64, width=80, seed=0):
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 256, (height // 4, width // 4, 3), dtype=np.uint8)
+    return np.kron(noise, np.ones((4, 4, 1), dtype=np.uint8))  # blocky texture flow can lock onto
+
+
+def test_warp_by_known_translation_reproduces_image():
+    image = textured().astype(np.float32)
+    shifted = np.roll(image, shift=(3, 5), axis=(0, 1))  # content moves down 3, right 5
+    displacement = np.zeros(image.shape[:2] + (2,), np.float32)
+    displacement[..., 0], displacement[..., 1] = 5, 3  # image(x) = shifted(x + (5, 3))
+    restored = warp(shifted, displacement)
+    assert np.abs(restored - image)[8:-8, 8:-8].max() < 1e-3
+
+
+@pytest.mark.parametrize("method", ["dis", "farneback"])
+def test_flow_recovers_a_translation(method):
+    image = textured()
+    moved = np.roll(image, shift=(2, 3), axis=(0, 1))
+    estimate = flow(image, moved, method)[16:-16, 16:-16]
+    assert np.abs(np.median(estimate[..., 0]) - 3) < 0.5 and np.abs(np.median(estimate[..., 1]) - 2) < 0.5
+
+
+def test_mask_marks_the_disoccluded_strip_not_the_static_background():
+    background = textured(64, 96, seed=2) // 2  # static, textured, darker than the square
+    square = textured(24, 24, seed=1) // 2 + 128
+    before, after = background.copy(), background.copy()
+    before[20:44, 30:54] = square
+    after[20:44, 38:62] = square  # the square moves 8 px right
+    # Mask for the earlier frame's pixels seen in the later one: the strip the square
+    # leaves behind (x 30..37) is disoccluded when we look from `after` back to `before`,
+    # i.e. in the mask of `after` (t) with respect to `before` (t-1).
+    mask = reliability(flow(after, before), flow(before, after))
+    uncovered = mask[24:40, 30:38]  # background revealed by the move, hidden in `before`
+    static = np.concatenate([mask[:, :20].ravel(), mask[:, 75:].ravel(), mask[:12].ravel(), mask[52:].ravel()])
+    assert uncovered.mean() < 0.5, uncovered.mean()
+    assert static.mean() > 0.95, static.mean()
+
+
+def test_temporal_mode_lowers_warp_error_on_a_real_clip(tmp_path, style_image, vgg):
+    write_clip(tmp_path / "clip.mkv", frames=5, audio=False)
+    meta = extract_frames(tmp_path / "clip.mkv", tmp_path / "frames", tmp_path / "meta.json", size=64)
+    settings = Settings(size=64, pyramid_min_size=32, iterations=30, frame_iterations=15, device="cpu", tolerance=0)
+    Stylizer(settings, vgg).targets([style_image]).save(tmp_path / "targets.pt")
+    inputs = [load_frame(p) for p in frame_paths(tmp_path / "frames", 0, meta["frame_count"])]
+    errors = {}
+    for temporal in (False, True):
+        out = tmp_path / f"styled-{temporal}"
+        stylize_frames(tmp_path / "frames", 0, 5, tmp_path / "targets.pt", out, settings.replace(temporal=temporal),
+                       progress=False)
+        styled = [load_frame(p) for p in sorted(out.glob("*.png"))]
+        errors[temporal] = np.mean(warp_error(zip(inputs, styled)))
+    assert errors[True] < 0.7 * errors[False], errors

@@ -1,0 +1,204 @@
+"""The real Snakemake workflow on a tiny clip: outputs, partial reruns, resume after kill -9."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from .conftest import CONTENT, REPO, STYLE
+from .media import probe_output, write_clip
+
+pytestmark = pytest.mark.slow
+
+CONFIG = """\
+jobs: jobs.tsv
+results: results
+preset: tiny
+presets:
+  tiny: {size: 32, iterations: 3, pyramid_min_size: 32, device: cpu, tolerance: 0}
+chunk_frames: 2
+stylize: {threads: 1, mem_mb: 1000, runtime: 10, gpu: 1}
+"""
+SHEET_HEADER = "name\tinput\tstyles\tstyle_weight\n"
+ROWS = {"clip": "clip\tclip.mkv\tstyle.jpg\t\n", "photo": "photo\tphoto.png\tstyle.jpg\t5\n"}
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    command = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def jobs_run(result: subprocess.CompletedProcess) -> list[str]:
+    """'rule[wildcards]' for every job a run started, from Snakemake's own log."""
+    text = result.stdout + result.stderr
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?(?:rule|checkpoint) \w+:)", text):
+        head = re.match(r"(?:local)?(?:rule|checkpoint) (\w+):", block)
+        if head and head.group(1) != "all":
+            wildcards = re.search(r"wildcards: (.*)", block)
+            jobs.append(f"{head.group(1)}[{wildcards.group(1) if wildcards else ''}]")
+    return sorted(jobs)
+
+
+def write_sheet(workdir: Path, rows=ROWS) -> None:
+    (workdir / "jobs.tsv").write_text(SHEET_HEADER + "".join(rows.values()))
+
+
+def mtimes(directory: Path) -> dict[str, float]:
+    return {str(p.relative_to(directory)): p.stat().st_mtime for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    """A workspace after one complete run: a 6-frame clip with audio, a photo, one style."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    write_clip(workdir / "clip.mkv", frames=6)
+    Image.open(STYLE).resize((48, 38)).save(workdir / "style.jpg")
+    Image.open(CONTENT).resize((48, 33)).save(workdir / "photo.png")
+    (workdir / "config.yaml").write_text(CONFIG)
+    write_sheet(workdir)
+    result = snakemake(workdir)
+    return workdir, result
+
+
+@pytest.fixture
+def workspace(first_run, tmp_path):
+    """A private copy of the finished workspace (mtimes and Snakemake's metadata kept)."""
+    copy = tmp_path / "ws"
+    shutil.copytree(first_run[0], copy, symlinks=True)
+    return copy
+
+
+def test_first_run_makes_every_output(first_run):
+    workdir, result = first_run
+    assert jobs_run(result) == sorted([
+        "extract_frames[name=clip]",
+        *[f"{rule}[name=clip, chunk={c}]" for c in ("0000", "0001", "0002") for rule in ("optical_flow", "stylize_frames")],
+        "encode_video[name=clip]", "warp_error[name=clip]", "preview[name=clip]", "preview[name=photo]",
+        "stylize_image[name=photo]",
+        *[j for j in jobs_run(result) if j.startswith("style_targets")],
+    ])
+    assert sum(j.startswith("style_targets") for j in jobs_run(result)) == 1  # shared by both rows
+    video = probe_output(workdir / "results/clip/clip.mp4")
+    assert video["frames"] == 6 and video["fps"] == 10 and video["audio"]
+    assert "h264" in video["video"] and "yuv420p" in video["video"]
+    table = (workdir / "results/clip/warp_error.tsv").read_text().splitlines()
+    assert table[0] == "pair\twarp_error" and len(table) == 1 + 5 + 1 and table[-1].startswith("mean\t")
+    with Image.open(workdir / "results/photo/photo.png") as image:
+        assert max(image.size) == 32
+    for name in ("clip", "photo"):
+        assert (workdir / f"results/{name}/preview.jpg").stat().st_size > 0
+        assert (workdir / f"results/logs/{name}").is_dir()
+    assert not list(workdir.rglob(".*.tmp")) and not list((workdir / "results").rglob(".encode.*"))
+
+
+def test_second_run_has_nothing_to_do(workspace):
+    assert jobs_run(snakemake(workspace)) == []
+
+
+def test_changed_source_frames_restylize_only_their_chunk(workspace):
+    before = mtimes(workspace / "results/clip/styled")
+    write_clip(workspace / "clip.mkv", frames=6, changed=(4, 5))  # lossless: frames 0-3 keep their bytes
+    result = snakemake(workspace)
+    assert jobs_run(result) == [
+        "encode_video[name=clip]", "extract_frames[name=clip]", "optical_flow[name=clip, chunk=0002]",
+        "stylize_frames[name=clip, chunk=0002]", "warp_error[name=clip]",
+    ]
+    after = mtimes(workspace / "results/clip/styled")
+    unchanged = [k for k in before if k.startswith(("0000/", "0001/"))]
+    assert unchanged and all(after[k] == before[k] for k in unchanged)
+    assert all(after[k] > before[k] for k in before if k.startswith("0002/"))
+
+
+def test_changing_one_rows_weight_reruns_only_that_row(workspace):
+    write_sheet(workspace, {**ROWS, "photo": "photo\tphoto.png\tstyle.jpg\t50\n"})
+    assert jobs_run(snakemake(workspace)) == ["preview[name=photo]", "stylize_image[name=photo]"]
+
+
+def test_adding_a_row_runs_only_the_new_work(workspace):
+    shutil.copy(workspace / "photo.png", workspace / "photo2.png")
+    write_sheet(workspace, {**ROWS, "photo2": "photo2\tphoto2.png\tstyle.jpg\t\n"})
+    assert jobs_run(snakemake(workspace)) == ["preview[name=photo2]", "stylize_image[name=photo2]"]
+
+
+def finished_chunks(log: str) -> set[str]:
+    """Chunks whose stylize job Snakemake itself recorded as finished, from its log."""
+    chunk_of = dict(re.findall(r"jobid: (\d+)\n(?:.*\n)*?\s+wildcards: name=\w+, chunk=(\d{4})", log))
+    return {chunk_of[j] for j in re.findall(r"Finished jobid: (\d+) \(Rule: stylize_frames\)", log)}
+
+
+def test_killed_run_resumes_and_redoes_only_unfinished_chunks(tmp_path):
+    workdir = tmp_path / "ws"
+    workdir.mkdir()
+    write_clip(workdir / "clip.mkv", frames=12)
+    Image.open(STYLE).resize((48, 38)).save(workdir / "style.jpg")
+    (workdir / "config.yaml").write_text(CONFIG.replace("iterations: 3", "iterations: 30"))
+    write_sheet(workdir, {"clip": ROWS["clip"]})
+    command = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(workdir / "config.yaml"), "--cores", "1"]
+    log_path = tmp_path / "killed.log"
+    with open(log_path, "w") as log:
+        run = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 300
+        while not finished_chunks(log_path.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.killpg(run.pid, signal.SIGKILL)  # the run and the job it was running, mid-chunk
+        run.wait()
+    done = finished_chunks(log_path.read_text())
+    styled = workdir / "results/clip/styled"
+    before = mtimes(styled)
+    assert done and not (workdir / "results/clip/clip.mp4").exists()
+
+    result = snakemake(workdir, "--cores", "2")  # the plain command: no --unlock needed
+    redone = {j.split("chunk=")[1].rstrip("]") for j in jobs_run(result) if j.startswith("stylize_frames")}
+    assert redone == {f"{i:04d}" for i in range(6)} - done
+    after = mtimes(styled)
+    kept = [k for k in before if k.split("/")[0] in done]
+    assert kept and all(after[k] == before[k] for k in kept)
+    assert probe_output(workdir / "results/clip/clip.mp4")["frames"] == 12
+
+
+def test_bad_sheet_names_the_file_and_the_fix(workspace):
+    write_sheet(workspace, {**ROWS, "ghost": "ghost\tmissing.mp4\tstyle.jpg\t\n"})
+    result = snakemake(workspace, check=False)
+    assert result.returncode != 0
+    assert "row 'ghost' names 'missing.mp4', which does not exist; fix the path" in result.stdout + result.stderr
+
+
+def test_painterly_video_runs_the_same_workflow(tmp_path):
+    write_clip(tmp_path / "clip.mkv", frames=4)
+    out = tmp_path / "out" / "styled.mp4"
+    subprocess.run([sys.executable, "-m", "painterly", "video", str(tmp_path / "clip.mkv"), str(STYLE), "-o", str(out),
+                    "--size", "32", "--iterations", "2", "--pyramid-min-size", "32", "--device", "cpu", "--cores", "2"],
+                   check=True, capture_output=True, timeout=600)
+    info = probe_output(out)
+    assert info["frames"] == 4 and info["audio"]
+
+
+def test_lint_and_format_are_clean():
+    lint = subprocess.run(["snakemake", "--lint"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+    fmt = subprocess.run(["snakefmt", "--check", "Snakefile", "workflow/rules"], cwd=REPO, capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stderr
+
+
+def test_config_schema_knows_every_engine_setting():
+    import yaml
+
+    from painterly.settings import Settings
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    assert set(schema["definitions"]["settings"]["properties"]) == set(Settings().to_dict())

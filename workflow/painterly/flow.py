@@ -1,0 +1,137 @@
+"""Optical flow between video frames, its reliability, and warping (after Ruder et al. 2016).
+
+Conventions: frames are RGB uint8 arrays (H, W, 3). ``flow(a, b)`` gives, for every pixel x
+of frame a, the displacement w(x) with a(x) ~ b(x + w(x)). ``warp(b, w)`` pulls frame b
+into frame a's pixel grid: warp(b, w)(x) = b(x + w(x)).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import PainterlyError
+
+METHODS = ("dis", "farneback")
+
+
+def _gray(frame: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+
+
+def flow(a: np.ndarray, b: np.ndarray, method: str = "dis") -> np.ndarray:
+    """Dense flow (H, W, 2) float32 from frame ``a`` to frame ``b``."""
+    if method == "dis":
+        # Fixed thread count and preset keep the result the same from run to run.
+        solver = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        return solver.calc(_gray(a), _gray(b), None)
+    if method == "farneback":
+        return cv2.calcOpticalFlowFarneback(_gray(a), _gray(b), None, 0.5, 4, 15, 3, 5, 1.2, 0)
+    raise PainterlyError(f"unknown flow method {method!r}; use one of {', '.join(METHODS)}")
+
+
+def warp(image: np.ndarray, displacement: np.ndarray) -> np.ndarray:
+    """Sample ``image`` at x + displacement(x) (bilinear, edges replicated)."""
+    height, width = displacement.shape[:2]
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return cv2.remap(image, grid_x + displacement[..., 0], grid_y + displacement[..., 1],
+                     interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def reliability(flow_ab: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
+    """1.0 where a's pixel is reliably seen in b, 0.0 where not (Ruder et al., eq. 3-4).
+
+    Unreliable: the forward-backward check fails (|w~ + w^|^2 > 0.01(|w~|^2 + |w^|^2) + 0.5,
+    a disocclusion), or a motion boundary (|grad u|^2 + |grad v|^2 > 0.01|w^|^2 + 0.002).
+    Here w^ = flow_ab and w~ = flow_ba carried back to a's grid.
+    """
+    w_hat = flow_ab
+    w_tilde = warp(flow_ba, flow_ab)
+    disoccluded = ((w_tilde + w_hat) ** 2).sum(-1) > 0.01 * ((w_tilde**2).sum(-1) + (w_hat**2).sum(-1)) + 0.5
+    du_y, du_x = np.gradient(w_hat[..., 0])
+    dv_y, dv_x = np.gradient(w_hat[..., 1])
+    boundary = du_x**2 + du_y**2 + dv_x**2 + dv_y**2 > 0.01 * (w_hat**2).sum(-1) + 0.002
+    return (~(disoccluded | boundary)).astype(np.float32)
+
+
+def load_frame(path: str | Path) -> np.ndarray:
+    frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if frame is None:
+        raise PainterlyError(f"{path}: not a readable frame; rerun extract_frames")
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def warp_error(frames, method: str = "dis") -> list[float]:
+    """Lai et al. 2018, per consecutive pair t: sum M*||V_t - warp(V_t+1)||^2 / sum M.
+
+    ``frames`` yields (input frame, stylized frame) pairs of RGB uint8 arrays, lazily if
+    wanted; V is in [0, 1]. Flow and mask M come from the *input* frames, so the metric
+    does not depend on how the stylized video was made.
+    """
+    errors = []
+    for (input_t, styled_t), (input_next, styled_next) in itertools.pairwise(frames):
+        forward = flow(input_t, input_next, method)
+        mask = reliability(forward, flow(input_next, input_t, method))
+        following = warp(styled_next.astype(np.float32) / 255, forward)
+        squared = ((styled_t.astype(np.float32) / 255 - following) ** 2).sum(-1)
+        errors.append(float((mask * squared).sum() / max(mask.sum(), 1.0)))
+    return errors
+
+
+def write_warp_error_table(frames_dir, stylized_dirs, output, method: str = "dis") -> float:
+    """Per-pair warp error of a video, and their mean on the last line, as TSV."""
+    from .io import atomic_path
+
+    styled = sorted(p for d in stylized_dirs for p in Path(d).glob("*.png"))
+    pairs = ((load_frame(Path(frames_dir) / p.name), load_frame(p)) for p in styled)
+    errors = warp_error(pairs, method)
+    mean = float(np.mean(errors)) if errors else 0.0
+    lines = ["pair\twarp_error"] + [f"{t}-{t + 1}\t{e:.6g}" for t, e in enumerate(errors)] + [f"mean\t{mean:.6g}"]
+    with atomic_path(output) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return mean
+
+
+def previous_frame_flow(current: np.ndarray, previous: np.ndarray, method: str = "dis") -> tuple[np.ndarray, np.ndarray]:
+    """What frame t needs from frame t-1: the flow t -> t-1 and where it is reliable."""
+    backward = flow(current, previous, method)
+    return backward, reliability(backward, flow(previous, current, method))
+
+
+def flow_file(flow_dir: str | Path, index: int) -> Path:
+    return Path(flow_dir) / f"{index:06d}.npz"
+
+
+def save_flow(path: Path, backward: np.ndarray, reliable: np.ndarray) -> None:
+    np.savez_compressed(path, backward=backward.astype(np.float16), reliable=reliable.astype(np.uint8))
+
+
+def load_flow(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path) as data:
+        return data["backward"].astype(np.float32), data["reliable"].astype(np.float32)
+
+
+def compute_chunk_flows(frames_dir, first: int, count: int, out_dir, method: str = "dis") -> None:
+    """Flows into every frame of a chunk but its first (chunks are independent chains)."""
+    from .io import temporary_dir_beside
+    from .video import frame_paths
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_dir_beside(out_dir)
+    try:
+        paths = frame_paths(frames_dir, first, count)
+        frames = [load_frame(path) for path in paths]
+        for offset in range(1, len(frames)):
+            save_flow(flow_file(tmp, first + offset), *previous_frame_flow(frames[offset], frames[offset - 1], method))
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
