@@ -15,6 +15,7 @@ distances from the shared evaluator.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import device_name, print_table, synchronize  # noqa: E402
@@ -76,6 +78,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=192)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--seed-iterations", type=int, default=400)
+    parser.add_argument("--preset", default="default", help="painterly's settings: this preset of config.yaml")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="override a preset setting")
     args = parser.parse_args()
     device = torch.device(args.device)
 
@@ -84,7 +88,10 @@ def main() -> None:
         meta = extract_frames(args.video, tmp / "frames", tmp / "meta.json", args.size, end=args.frames)
         frames = frame_paths(tmp / "frames", 0, meta["frame_count"])
         print(f"# video benchmark: {len(frames)} frames at {meta['width']}x{meta['height']} on {device_name(device)}\n")
-        base = Settings(size=args.size, device=args.device)
+        preset = yaml.safe_load((REPO / "config.yaml").read_text())["presets"][args.preset]
+        preset.update({key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)})
+        base = Settings.from_dict({**preset, "size": args.size, "device": args.device})
+        print(f"painterly settings: preset {args.preset!r} at {args.size} px, {preset}\n")
         style = load_image(args.style)
         Stylizer(base).targets([style]).save(tmp / "targets.pt")
 
