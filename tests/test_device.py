@@ -39,3 +39,10 @@ def test_claims_are_released_when_a_job_ends(tmp_path):
 def test_cuda_request_without_gpu_falls_back_to_cpu_with_warning():
     with pytest.warns(UserWarning, match="no CUDA GPU is visible"):
         assert resolve_device("cuda").type == "cpu"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_gpu_granted_by_scheduler_but_unusable_warns_and_uses_cpu(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    with pytest.warns(UserWarning, match="CUDA_VISIBLE_DEVICES=0 but no CUDA GPU is usable here; running on the CPU"):
+        assert resolve_device("auto").type == "cpu"

@@ -21,6 +21,10 @@ def resolve_device(name: str = "auto") -> torch.device:
             return torch.device("cuda", claim_gpu(count) if count > 1 else 0)
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
+        granted = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+        if granted not in ("", "-1", "NoDevFiles"):
+            # A scheduler (SLURM) granted a GPU this process cannot use: say so, keep going.
+            warnings.warn(f"CUDA_VISIBLE_DEVICES={granted} but no CUDA GPU is usable here; running on the CPU")
         return torch.device("cpu")
     try:
         device = torch.device(name)

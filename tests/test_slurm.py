@@ -1,0 +1,71 @@
+"""The workflow submitted to a real one-node SLURM cluster through the executor plugin."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+from PIL import Image
+
+from .conftest import CONTENT, REPO, STYLE
+from .media import probe_output, write_clip
+from .slurm_cluster import Cluster, Unavailable, ensure_installed, plugin_snakemake
+
+pytestmark = pytest.mark.slurm
+
+CONFIG = """\
+jobs: jobs.tsv
+results: results
+preset: tiny
+presets:
+  tiny: {size: 32, iterations: 3, frame_iterations: 2, pyramid_min_size: 32, tolerance: 0}
+chunk_frames: 3
+stylize: {threads: 1, mem_mb: 1000, runtime: 10, gpu: 1}
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    try:
+        ensure_installed()
+        snakemake = plugin_snakemake()
+        running = Cluster(tmp_path_factory.mktemp("slurm")).start()
+    except Unavailable as reason:
+        pytest.skip(f"SLURM unavailable: {reason}")
+    yield running, snakemake
+    running.stop()
+    assert all(d.poll() is not None for d in running.daemons)
+
+
+def test_workflow_runs_through_sbatch_with_gpu_requests(cluster, tmp_path):
+    running, snakemake = cluster
+    write_clip(tmp_path / "clip.mkv", frames=6)
+    Image.open(STYLE).resize((48, 38)).save(tmp_path / "style.jpg")
+    Image.open(CONTENT).resize((48, 33)).save(tmp_path / "photo.png")
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    (tmp_path / "jobs.tsv").write_text("name\tinput\tstyles\nclip\tclip.mkv\tstyle.jpg\nphoto\tphoto.png\tstyle.jpg\n")
+    command = [*snakemake, "--workflow-profile", str(REPO / "profiles" / "slurm"), "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"),
+               "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1",
+               "--latency-wait", "5"]
+    result = subprocess.run(command, capture_output=True, text=True, env=running.env, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    video = probe_output(tmp_path / "results/clip/clip.mp4")
+    assert video["frames"] == 6 and video["audio"]
+    assert (tmp_path / "results/photo/photo.png").exists()
+
+    jobs = [dict(re.findall(r"(\w+)=(\S*)", line)) for line in running.jobs().splitlines() if line.strip()]
+    by_rule = {}
+    for job in jobs:
+        by_rule.setdefault(job["Comment"].split("_wildcards")[0].removeprefix("rule_"), []).append(job)
+    stylize = by_rule["stylize_frames"]
+    assert len(stylize) == 2  # 6 frames in chunks of 3: a job does many frames
+    for job in stylize + by_rule["stylize_image"] + by_rule["style_targets"]:
+        assert job["Partition"] == "gpu" and "gpu:1" in job["TresPerJob"], job
+    for job in by_rule["extract_frames"] + by_rule["encode_video"]:
+        assert job["Partition"] == "cpu" and "gpu" not in job.get("TresPerJob", ""), job
+    # Inside the job the engine saw the GPU SLURM granted, found no CUDA device, fell back.
+    log = (tmp_path / "results/logs/clip/stylize_frames/0000.log").read_text()
+    assert "CUDA_VISIBLE_DEVICES=0" in log and "running on the CPU" in log
