@@ -58,5 +58,5 @@ def print_table(header: list[str], rows: list[list]) -> str:
 
 def _cell(value) -> str:
     if isinstance(value, float):
-        return f"{value:.3g}"
+        return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
     return str(value)

@@ -75,7 +75,8 @@ class Cluster:
         self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
 
     def start(self) -> "Cluster":
-        if self.conf.exists():
+        template = (TEMPLATES / "slurm.conf.in").read_text()
+        if self.conf.exists() and self.conf.read_text().splitlines()[:1] != template.splitlines()[:1]:
             raise Unavailable(f"{self.conf} exists: this machine has a SLURM setup of its own; not touching it")
         SYSTEM_CONF.mkdir(parents=True, exist_ok=True)
         host = socket.gethostname().split(".")[0]
@@ -88,7 +89,7 @@ class Cluster:
         key.chmod(0o600)
         values = {"host": host, "state": self.state, "ctld_port": _free_port(), "slurmd_port": _free_port(),
                   "cpus": os.cpu_count()}
-        self.conf.write_text((TEMPLATES / "slurm.conf.in").read_text().format(**values))
+        self.conf.write_text(template.format(**values))
         (SYSTEM_CONF / "gres.conf").write_text((TEMPLATES / "gres.conf.in").read_text().format(**values))
         self._spawn(["munged", "--foreground", "--force", f"--socket={self.state}/munge/munge.sock",
                      f"--key-file={key}", f"--pid-file={self.state}/munged.pid",

@@ -9,7 +9,6 @@ from painterly.settings import Settings
 from painterly.stylize import Stylizer
 from painterly.video import extract_frames, frame_paths
 
-from .conftest import CONTENT
 from .media import write_clip
 
 

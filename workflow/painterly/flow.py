@@ -8,8 +8,6 @@ into frame a's pixel grid: warp(b, w)(x) = b(x + w(x)).
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
 from pathlib import Path
 
 import cv2
@@ -118,20 +116,10 @@ def load_flow(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def compute_chunk_flows(frames_dir, first: int, count: int, out_dir, method: str = "dis") -> None:
     """Flows into every frame of a chunk but its first (chunks are independent chains)."""
-    from .io import temporary_dir_beside
+    from .io import atomic_dir
     from .video import frame_paths
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_dir_beside(out_dir)
-    try:
-        paths = frame_paths(frames_dir, first, count)
-        frames = [load_frame(path) for path in paths]
+    frames = [load_frame(path) for path in frame_paths(frames_dir, first, count)]
+    with atomic_dir(out_dir) as tmp:
         for offset in range(1, len(frames)):
             save_flow(flow_file(tmp, first + offset), *previous_frame_flow(frames[offset], frames[offset - 1], method))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)

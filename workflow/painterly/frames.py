@@ -8,16 +8,12 @@ warped by optical flow (Ruder et al.); the chunk's first frame starts afresh.
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from .flow import flow_file, load_flow, load_frame, previous_frame_flow, warp
-from .io import load_image, save_image, temporary_dir_beside
+from .io import atomic_dir, load_image, save_image
 from .settings import Settings
 from .style_targets import StyleTargets
 from .stylize import Stylizer
@@ -31,15 +27,12 @@ def stylize_frames(frames_dir, first: int, count: int, targets_path, out_dir, se
     ``flow_dir`` holds the chunk's precomputed flows (``optical_flow`` rule); without it,
     temporal mode computes them here. ``out_dir`` appears only when the whole chunk is done.
     """
-    out_dir = Path(out_dir)
     targets = StyleTargets.load(targets_path)
     stylizer = Stylizer(settings)
     targets.check(settings)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_dir_beside(out_dir)
     paths = frame_paths(frames_dir, first, count)
     previous_result = None
-    try:
+    with atomic_dir(out_dir) as tmp:
         for offset, path in enumerate(tqdm(paths, desc="frames", disable=not progress)):
             prior = None
             if settings.temporal and previous_result is not None:
@@ -51,12 +44,6 @@ def stylize_frames(frames_dir, first: int, count: int, targets_path, out_dir, se
             result = stylizer.stylize(load_image(path), targets, progress=False, previous=prior)
             save_image(result.image, tmp / FRAME_PATTERN.format(first + offset))
             previous_result = result.image[0].permute(1, 2, 0).numpy()
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def _tensor(image: np.ndarray) -> torch.Tensor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -90,11 +91,22 @@ def atomic_path(path: str | Path):
             os.unlink(tmp)
 
 
-def temporary_dir_beside(path: Path) -> Path:
-    """An empty directory to fill and then rename onto ``path``, with the usual permissions."""
+@contextlib.contextmanager
+def atomic_dir(path: str | Path):
+    """Yield an empty temporary directory beside ``path``; it replaces ``path`` whole if
+    the block succeeds, and vanishes if it fails. Its permissions follow the umask."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())
-    return tmp
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
 
 
 def _umask() -> int:

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import PainterlyError
-from .io import atomic_path, fit_long_side, temporary_dir_beside
+from .io import atomic_dir, atomic_path, fit_long_side
 
 FRAME_PATTERN = "{:06d}.png"
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif"}
@@ -93,13 +93,11 @@ def extract_frames(source, frames_dir, meta_path, size: int, fps: float | None =
     info = probe(source)
     width, height = fit_long_side((info["width"], info["height"]), size)
     step = max(1.0, info["fps"] / fps) if fps else 1.0
-    frames_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_dir_beside(frames_dir)
     command = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(source), "-map", "0:v:0",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     frame_bytes = info["width"] * info["height"] * 3
     written = 0
-    try:
+    with atomic_dir(frames_dir) as tmp:
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as decoder:
             index, next_pick = 0, float(start)
             while end is None or index < end:
@@ -117,22 +115,16 @@ def extract_frames(source, frames_dir, meta_path, size: int, fps: float | None =
             decoder.kill()
         if written == 0:
             raise PainterlyError(f"{source}: no frames decoded in range [{start}, {end}); check start/end in the sheet")
-        meta = {
-            "source": str(source),
-            "source_sha256": sha256_file(source),
-            "fps": info["fps"] / step,
-            "frame_count": written,
-            "width": width,
-            "height": height,
-            "has_audio": info["has_audio"],
-            "start_seconds": start / info["fps"],
-        }
-        if frames_dir.exists():
-            shutil.rmtree(frames_dir)
-        os.replace(tmp, frames_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+    meta = {
+        "source": str(source),
+        "source_sha256": sha256_file(source),
+        "fps": info["fps"] / step,
+        "frame_count": written,
+        "width": width,
+        "height": height,
+        "has_audio": info["has_audio"],
+        "start_seconds": start / info["fps"],
+    }
     with atomic_path(meta_path) as meta_tmp:
         meta_tmp.write_text(json.dumps(meta, indent=2) + "\n")
     return meta
