@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 from common import print_table  # noqa: E402
+from tests.media import workflow_config  # noqa: E402
 from tests.slurm_cluster import Cluster, ensure_installed, plugin_snakemake  # noqa: E402
 
 from painterly.video import ffmpeg_exe  # noqa: E402
@@ -30,11 +31,8 @@ STYLE = REPO / "data" / "starry_night.jpg"
 
 def workspace(root: Path, clip: Path, chunk: int) -> Path:
     root.mkdir(parents=True)
-    (root / "config.yaml").write_text(
-        "jobs: jobs.tsv\nresults: results\npreset: bench\npresets:\n"
-        "  bench: {size: 32, iterations: 1, pyramid_min_size: 32, tolerance: 0, temporal: false}\n"
-        f"chunk_frames: {chunk}\nstylize: {{threads: 1, mem_mb: 1000, runtime: 10, gpu: 1}}\n"
-    )
+    preset = {"size": 32, "iterations": 1, "pyramid_min_size": 32, "tolerance": 0, "temporal": False}
+    (root / "config.yaml").write_text(workflow_config(chunk, **preset))
     (root / "jobs.tsv").write_text(f"name\tinput\tstyles\nclip\t{clip}\t{STYLE}\n")
     return root
 

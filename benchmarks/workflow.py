@@ -20,7 +20,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import device_name, print_table  # noqa: E402
+from tests.media import workflow_config  # noqa: E402
 
 from painterly.io import load_image, save_image  # noqa: E402
 from painterly.settings import Settings  # noqa: E402
@@ -38,13 +40,9 @@ def make_clip(path: Path, frames: int, size: str = "128x96") -> None:
                     "-frames:v", str(frames), "-c:v", "ffv1", str(path)], check=True)
 
 
-def workspace(root: Path, clip: Path, chunk: int, threads: int) -> Path:
+def workspace(root: Path, clip: Path, chunk: int) -> Path:
     root.mkdir(parents=True)
-    preset = ", ".join(f"{k}: {v}" for k, v in PRESET.items())
-    (root / "config.yaml").write_text(
-        f"jobs: jobs.tsv\nresults: results\npreset: bench\npresets:\n  bench: {{{preset}}}\n"
-        f"chunk_frames: {chunk}\nstylize: {{threads: {threads}, mem_mb: 1000, runtime: 60, gpu: 1}}\n"
-    )
+    (root / "config.yaml").write_text(workflow_config(chunk, **PRESET))
     (root / "jobs.tsv").write_text(f"name\tinput\tstyles\nclip\t{clip}\t{STYLE}\n")
     return root
 
@@ -93,7 +91,7 @@ def main() -> None:
         loop = engine_loop(tmp / "loop", clip)
         rows = [["engine loop, one process", loop, 1.0, loop / args.frames]]
         for chunk in args.chunks.split(","):
-            root = workspace(tmp / f"wf{chunk}", clip, int(chunk), threads=1)
+            root = workspace(tmp / f"wf{chunk}", clip, int(chunk))
             seconds = snakemake(root, args.cores, "results/clip/clip.mp4")  # the loop's work, no preview/metric
             rows.append([f"snakemake, chunk_frames={chunk}", seconds, seconds / loop, seconds / args.frames])
         print_table(["run", "wall s", "vs engine loop", "s/frame"], rows)
@@ -102,7 +100,7 @@ def main() -> None:
         make_clip(big, args.dag_frames, size="32x24")
         rows = []
         for chunk in args.dag_chunks.split(","):
-            root = workspace(tmp / f"dag{chunk}", big, int(chunk), threads=1)
+            root = workspace(tmp / f"dag{chunk}", big, int(chunk))
             snakemake(root, args.cores, "--until", "extract_frames")
             seconds = snakemake(root, args.cores, "-n")
             rows.append([args.dag_frames, chunk, args.dag_frames // int(chunk), seconds])

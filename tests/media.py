@@ -44,3 +44,12 @@ def probe_output(path) -> dict:
         "video": video,
         "audio": "Audio:" in info,
     }
+
+
+def workflow_config(chunk_frames: int, **preset) -> str:
+    """config.yaml for a tiny run: sheet jobs.tsv, results/, one preset `tiny` of ``preset``."""
+    settings = ", ".join(f"{key}: {str(value).lower() if isinstance(value, bool) else value}" for key, value in preset.items())
+    return (
+        f"jobs: jobs.tsv\nresults: results\npreset: tiny\npresets:\n  tiny: {{{settings}}}\n"
+        f"chunk_frames: {chunk_frames}\nstylize: {{threads: 1, mem_mb: 1000, runtime: 10, gpu: 1}}\n"
+    )

@@ -9,20 +9,12 @@ import pytest
 from PIL import Image
 
 from .conftest import CONTENT, REPO, STYLE
-from .media import probe_output, write_clip
+from .media import probe_output, workflow_config, write_clip
 from .slurm_cluster import Cluster, Unavailable, ensure_installed, plugin_snakemake
 
 pytestmark = pytest.mark.slurm
 
-CONFIG = """\
-jobs: jobs.tsv
-results: results
-preset: tiny
-presets:
-  tiny: {size: 32, iterations: 3, frame_iterations: 2, pyramid_min_size: 32, tolerance: 0}
-chunk_frames: 3
-stylize: {threads: 1, mem_mb: 1000, runtime: 10, gpu: 1}
-"""
+CONFIG = workflow_config(3, size=32, iterations=3, frame_iterations=2, pyramid_min_size=32, tolerance=0)
 
 
 @pytest.fixture(scope="module")

@@ -15,19 +15,12 @@ import pytest
 from PIL import Image
 
 from .conftest import CONTENT, REPO, STYLE
-from .media import probe_output, write_clip
+from .media import probe_output, workflow_config, write_clip
 
 pytestmark = pytest.mark.slow
 
-CONFIG = """\
-jobs: jobs.tsv
-results: results
-preset: tiny
-presets:
-  tiny: {size: 32, iterations: 3, pyramid_min_size: 32, device: cpu, tolerance: 0}
-chunk_frames: 2
-stylize: {threads: 1, mem_mb: 1000, runtime: 10, gpu: 1}
-"""
+TINY = {"size": 32, "iterations": 3, "pyramid_min_size": 32, "device": "cpu", "tolerance": 0}
+CONFIG = workflow_config(2, **TINY)
 SHEET_HEADER = "name\tinput\tstyles\tstyle_weight\n"
 ROWS = {"clip": "clip\tclip.mkv\tstyle.jpg\t\n", "photo": "photo\tphoto.png\tstyle.jpg\t5\n"}
 
@@ -145,7 +138,7 @@ def test_killed_run_resumes_and_redoes_only_unfinished_chunks(tmp_path):
     workdir.mkdir()
     write_clip(workdir / "clip.mkv", frames=12)
     Image.open(STYLE).resize((48, 38)).save(workdir / "style.jpg")
-    (workdir / "config.yaml").write_text(CONFIG.replace("iterations: 3", "iterations: 30"))
+    (workdir / "config.yaml").write_text(workflow_config(2, **{**TINY, "iterations": 30}))
     write_sheet(workdir, {"clip": ROWS["clip"]})
     command = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
                "--configfile", str(workdir / "config.yaml"), "--cores", "1"]

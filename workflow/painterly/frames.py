@@ -29,7 +29,6 @@ def stylize_frames(frames_dir, first: int, count: int, targets_path, out_dir, se
     """
     targets = StyleTargets.load(targets_path)
     stylizer = Stylizer(settings)
-    targets.check(settings)
     paths = frame_paths(frames_dir, first, count)
     previous_result = None
     with atomic_dir(out_dir) as tmp:

@@ -16,7 +16,7 @@ from .errors import PainterlyError
 from .io import fit_long_side, image_to_tensor, load_image, resize_long_side
 from .losses import Objective
 from .settings import Settings
-from .style_targets import StyleTargets
+from .style_targets import StyleTargets, compute_style_targets
 from .vgg import VGGFeatures, load_vgg
 
 EARLY_STOP_WINDOW = 10
@@ -71,8 +71,6 @@ class Stylizer:
         return tensor.contiguous(memory_format=torch.channels_last) if self.channels_last else tensor
 
     def targets(self, styles, names=()) -> StyleTargets:
-        from .style_targets import compute_style_targets
-
         with self._autocast():
             return compute_style_targets(self.vgg, styles, self.settings, self.device, names)
 
