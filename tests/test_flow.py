@@ -65,3 +65,20 @@ def test_temporal_mode_lowers_warp_error_on_a_real_clip(tmp_path, style_image, v
         styled = [load_frame(p) for p in sorted(out.glob("*.png"))]
         errors[temporal] = np.mean(warp_error(zip(inputs, styled)))
     assert errors[True] < 0.7 * errors[False], errors
+
+
+def test_raft_runs_from_a_local_weights_file(tmp_path):
+    import torch
+    from torchvision.models.optical_flow import raft_small
+
+    from painterly.errors import PainterlyError
+
+    path = tmp_path / "raft_small.pth"
+    torch.manual_seed(0)
+    torch.save(raft_small(weights=None).state_dict(), path)  # untrained: checks loading and shapes, not accuracy
+    image = textured()
+    estimate = flow(image, np.roll(image, 2, axis=1), str(path))
+    assert estimate.shape == (64, 80, 2) and estimate.dtype == np.float32 and np.isfinite(estimate).all()
+    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(PainterlyError, match="not a torchvision RAFT state dict"):
+        flow(image, image, str(tmp_path / "other.pth"))

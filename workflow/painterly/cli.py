@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     flows.add_argument("frames_dir")
     flows.add_argument("--first", type=int, required=True)
     flows.add_argument("--count", type=int, required=True)
-    flows.add_argument("--method", choices=("dis", "farneback"), default="dis")
+    flows.add_argument("--method", default="dis", help="dis, farneback, or a local RAFT state dict (.pth)")
     flows.add_argument("-o", "--output", required=True, help="directory to write")
     flows.set_defaults(run=_run_optical_flow)
 

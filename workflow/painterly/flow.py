@@ -7,6 +7,7 @@ into frame a's pixel grid: warp(b, w)(x) = b(x + w(x)).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from pathlib import Path
 
@@ -23,14 +24,61 @@ def _gray(frame: np.ndarray) -> np.ndarray:
 
 
 def flow(a: np.ndarray, b: np.ndarray, method: str = "dis") -> np.ndarray:
-    """Dense flow (H, W, 2) float32 from frame ``a`` to frame ``b``."""
+    """Dense flow (H, W, 2) float32 from frame ``a`` to frame ``b``.
+
+    ``method``: ``dis`` (OpenCV DIS, default), ``farneback``, or the path of a local
+    torchvision RAFT state dict (raft_small or raft_large weights; never downloaded).
+    """
+    if method.endswith((".pth", ".pt")):
+        return _raft_flow(a, b, method)
     if method == "dis":
         # Fixed thread count and preset keep the result the same from run to run.
         solver = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         return solver.calc(_gray(a), _gray(b), None)
     if method == "farneback":
         return cv2.calcOpticalFlowFarneback(_gray(a), _gray(b), None, 0.5, 4, 15, 3, 5, 1.2, 0)
-    raise PainterlyError(f"unknown flow method {method!r}; use one of {', '.join(METHODS)}")
+    raise PainterlyError(f"unknown flow method {method!r}; use {', '.join(METHODS)} or a RAFT .pth file")
+
+
+@functools.lru_cache(maxsize=2)
+def _raft(path: str):
+    import torch
+    from torchvision.models.optical_flow import raft_large, raft_small
+
+    if not Path(path).is_file():
+        raise PainterlyError(f"{path}: RAFT weights file not found; give a raft_small/raft_large .pth or use dis")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        raise PainterlyError(f"{path}: not a loadable state dict; save one with torch.save(model.state_dict())") from None
+    for build in (raft_small, raft_large):
+        model = build(weights=None)
+        try:
+            model.load_state_dict(state)
+        except (RuntimeError, TypeError, AttributeError):
+            continue
+        return model.eval()
+    raise PainterlyError(f"{path}: not a torchvision RAFT state dict (raft_small or raft_large); use dis")
+
+
+def _raft_flow(a: np.ndarray, b: np.ndarray, path: str) -> np.ndarray:
+    """RAFT on frames resized to multiples of 8 and at least 128 px (its minimum), flow scaled back."""
+    import torch
+    import torch.nn.functional as F
+
+    height, width = a.shape[:2]
+    size = (max(128, -(-height // 8) * 8), max(128, -(-width // 8) * 8))
+
+    def prepare(frame):
+        tensor = torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 127.5 - 1
+        return F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)
+
+    with torch.no_grad():
+        estimate = _raft(path)(prepare(a), prepare(b))[-1]
+    estimate = F.interpolate(estimate, size=(height, width), mode="bilinear", align_corners=False)[0]
+    estimate[0] *= width / size[1]
+    estimate[1] *= height / size[0]
+    return np.ascontiguousarray(estimate.permute(1, 2, 0).numpy(), dtype=np.float32)
 
 
 def warp(image: np.ndarray, displacement: np.ndarray) -> np.ndarray:

@@ -54,17 +54,19 @@ class Settings:
     """Video, temporal mode: iterations for each frame after a chunk's first (which gets
     ``iterations``); they start from the warped previous result at full size."""
     flow_method: str = "dis"
+    """dis, farneback, or the path of a local torchvision RAFT (small or large) state dict."""
 
     def __post_init__(self):
         choices = {
             "optimizer": ("lbfgs", "adam"),
             "precision": ("fp32", "bf16"),
             "pooling": ("max", "avg"),
-            "flow_method": ("dis", "farneback"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise PainterlyError(f"{name} {getattr(self, name)!r} is not one of {', '.join(allowed)}")
+        if self.flow_method not in ("dis", "farneback") and not self.flow_method.endswith((".pth", ".pt")):
+            raise PainterlyError(f"flow_method {self.flow_method!r}: use dis, farneback, or a RAFT weights .pth file")
         for name in ("size", "iterations", "pyramid_min_size", "frame_iterations"):
             if getattr(self, name) < 1:
                 raise PainterlyError(f"{name} must be a positive whole number, not {getattr(self, name)}")
