@@ -32,7 +32,6 @@ def flow(a: np.ndarray, b: np.ndarray, method: str = "dis") -> np.ndarray:
     if method.endswith((".pth", ".pt")):
         return _raft_flow(a, b, method)
     if method == "dis":
-        # Fixed thread count and preset keep the result the same from run to run.
         solver = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         return solver.calc(_gray(a), _gray(b), None)
     if method == "farneback":
@@ -121,8 +120,7 @@ def warp_error(frames, method: str = "dis") -> list[float]:
     """
     errors = []
     for (input_t, styled_t), (input_next, styled_next) in itertools.pairwise(frames):
-        forward = flow(input_t, input_next, method)
-        mask = reliability(forward, flow(input_next, input_t, method))
+        forward, mask = reliable_flow(input_t, input_next, method)
         following = warp(styled_next.astype(np.float32) / 255, forward)
         squared = ((styled_t.astype(np.float32) / 255 - following) ** 2).sum(-1)
         errors.append(float((mask * squared).sum() / max(mask.sum(), 1.0)))
@@ -143,10 +141,13 @@ def write_warp_error_table(frames_dir, stylized_dirs, output, method: str = "dis
     return mean
 
 
-def previous_frame_flow(current: np.ndarray, previous: np.ndarray, method: str = "dis") -> tuple[np.ndarray, np.ndarray]:
-    """What frame t needs from frame t-1: the flow t -> t-1 and where it is reliable."""
-    backward = flow(current, previous, method)
-    return backward, reliability(backward, flow(previous, current, method))
+def reliable_flow(a: np.ndarray, b: np.ndarray, method: str = "dis") -> tuple[np.ndarray, np.ndarray]:
+    """The flow a -> b and, on a's grid, where it is reliable (both directions are computed).
+
+    Frame t needs ``reliable_flow(frame_t, frame_t-1)`` to pull in the previous result.
+    """
+    forward = flow(a, b, method)
+    return forward, reliability(forward, flow(b, a, method))
 
 
 def flow_file(flow_dir: str | Path, index: int) -> Path:
@@ -170,4 +171,4 @@ def compute_chunk_flows(frames_dir, first: int, count: int, out_dir, method: str
     frames = [load_frame(path) for path in frame_paths(frames_dir, first, count)]
     with atomic_dir(out_dir) as tmp:
         for offset in range(1, len(frames)):
-            save_flow(flow_file(tmp, first + offset), *previous_frame_flow(frames[offset], frames[offset - 1], method))
+            save_flow(flow_file(tmp, first + offset), *reliable_flow(frames[offset], frames[offset - 1], method))

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .flow import flow_file, load_flow, load_frame, previous_frame_flow, warp
+from .flow import flow_file, load_flow, load_frame, reliable_flow, warp
 from .io import atomic_dir, load_image, save_image
 from .settings import Settings
 from .style_targets import StyleTargets
@@ -38,7 +38,7 @@ def stylize_frames(frames_dir, first: int, count: int, targets_path, out_dir, se
                 if flow_dir:
                     backward, reliable = load_flow(flow_file(flow_dir, first + offset))
                 else:
-                    backward, reliable = previous_frame_flow(load_frame(path), load_frame(paths[offset - 1]), settings.flow_method)
+                    backward, reliable = reliable_flow(load_frame(path), load_frame(paths[offset - 1]), settings.flow_method)
                 prior = (_tensor(warp(previous_result, backward)), torch.from_numpy(reliable)[None, None])
             result = stylizer.stylize(load_image(path), targets, progress=False, previous=prior)
             save_image(result.image, tmp / FRAME_PATTERN.format(first + offset))

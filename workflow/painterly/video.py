@@ -45,7 +45,7 @@ def is_video(path: str | Path) -> bool:
 
 
 def probe(path: str | Path) -> dict:
-    """Stream facts from ``ffmpeg -i``: fps, width, height (as displayed), rotation, audio."""
+    """Stream facts from ``ffmpeg -i``: fps, width and height as displayed (rotation applied), audio."""
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         raise PainterlyError(f"{path}: video file missing or empty; check the path in the sheet")
@@ -59,18 +59,11 @@ def probe(path: str | Path) -> dict:
     width, height = int(size.group(1)), int(size.group(2))
     if rotation and round(float(rotation.group(1))) % 180:
         width, height = height, width
-    duration = re.search(r"Duration: (\d+):(\d+):([\d.]+)", result.stderr)
-    seconds = None
-    if duration:
-        h, m, s = duration.groups()
-        seconds = int(h) * 3600 + int(m) * 60 + float(s)
     return {
         "fps": float(fps.group(1)) if fps else 25.0,
         "width": width,
         "height": height,
         "has_audio": bool(re.search(r"Stream #\S+.*?: Audio:", result.stderr)),
-        "duration": seconds,
-        "codec": video.group(1).split()[0].rstrip(","),
     }
 
 
