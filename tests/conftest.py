@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from painterly.io import load_image
 from painterly.settings import Settings
@@ -30,12 +31,21 @@ def vgg():
     return network_for(Settings())
 
 
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, CUDA])])
+def device(request):
+    """Engine tests run on the CPU, and again on CUDA where a GPU is visible (-m cuda)."""
+    return request.param
+
+
 @pytest.fixture
-def make_stylizer(vgg):
-    """Stylizer for tiny CPU runs that shares the session's network."""
+def make_stylizer(vgg, device):
+    """Stylizer for tiny runs that shares the session's network."""
 
     def make(**changes):
-        settings = Settings(size=64, pyramid_min_size=32, iterations=40, device="cpu", tolerance=0).replace(**changes)
+        settings = Settings(size=64, pyramid_min_size=32, iterations=40, device=device, tolerance=0).replace(**changes)
         return Stylizer(settings, vgg)
 
     return make

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from painterly.color import rgb_to_ycbcr
+from painterly.errors import PainterlyError
 from painterly.io import image_to_tensor, resize_long_side
 from painterly.losses import Objective, total_variation
 from painterly.stylize import style_layer_weights
@@ -20,14 +21,14 @@ def test_loss_decreases_at_every_level(make_stylizer, content_image, style_image
 def distances(stylizer, image, content_image, style_image):
     """Unweighted content and style distances of ``image`` at the stylizer's final size."""
     settings = stylizer.settings
-    content = image_to_tensor(resize_long_side(content_image, settings.size))
+    content = image_to_tensor(resize_long_side(content_image, settings.size)).to(stylizer.device)
     targets = stylizer.targets([style_image])
     objective = Objective(
-        stylizer.vgg, content, targets.at(settings.size, "cpu"), settings.content_layer,
+        stylizer.vgg, content, targets.at(settings.size, stylizer.device), settings.content_layer,
         style_layer_weights(settings), 1.0, 1.0, 1.0,
     )
     with torch.no_grad():
-        terms = objective.terms(image)
+        terms = objective.terms(image.to(stylizer.device))
     return float(terms["content"]), float(terms["style"])
 
 
@@ -91,6 +92,7 @@ def test_early_stop_ends_a_level_before_its_budget(make_stylizer, content_image,
     assert sum(len(level) for level in result.losses) < 200
 
 
+@pytest.mark.parametrize("device", ["cpu"])
 @pytest.mark.parametrize("seed_b, same", [(0, True), (1, False)])
 def test_seeded_runs_are_identical_on_cpu(make_stylizer, content_image, style_image, seed_b, same):
     images = []
@@ -98,3 +100,82 @@ def test_seeded_runs_are_identical_on_cpu(make_stylizer, content_image, style_im
         stylizer = make_stylizer(init="noise", seed=seed, iterations=10)
         images.append(stylizer.stylize(content_image, stylizer.targets([style_image]), progress=False).image)
     assert torch.equal(images[0], images[1]) is same
+
+
+def crops(image, count, size=64):
+    """``count`` different content images of one size: crops of the sample photo."""
+    width, height = image.size
+    return torch.cat([
+        image_to_tensor(resize_long_side(image.crop((i * width // 8, 0, width - (count - i) * width // 8, height)), size)
+                        .resize((size, size * 3 // 4)))
+        for i in range(count)
+    ])
+
+
+def test_a_batch_gives_each_image_what_it_gets_alone(make_stylizer, content_image, style_image):
+    """Frames of several chains share every kernel but stay independent problems.
+
+    Each image's loss and gradient in a batch are its own to float rounding. L-BFGS
+    without line search amplifies rounding over its iterations (1 and 2 CPU threads
+    differ by as much), so whole runs are compared by the loss they reach.
+    """
+    stylizer = make_stylizer(tolerance=0.1, iterations=60, pyramid_min_size=64)
+    targets = stylizer.targets([style_image])
+    contents = crops(content_image, 3).to(stylizer.device)
+
+    def loss_and_grad(images):
+        image = images.clone().requires_grad_(True)
+        total, _ = stylizer._objective(images, targets.at(64, stylizer.device), None)(image)
+        return total.detach(), torch.autograd.grad(total.sum(), image)[0]
+
+    total, grad = loss_and_grad(contents)
+    batch = stylizer.stylize_batch(contents, targets)
+    for b in range(3):
+        alone_total, alone_grad = loss_and_grad(contents[b : b + 1])
+        assert torch.allclose(total[b], alone_total[0], rtol=1e-5)
+        assert (grad[b] - alone_grad[0]).norm() < 1e-4 * alone_grad.norm()
+        (alone,) = stylizer.stylize_batch(contents[b : b + 1], targets)
+        assert abs(batch[b].losses[-1][-1] - alone.losses[-1][-1]) < 0.03 * alone.losses[-1][-1]
+
+
+def test_each_image_of_a_batch_stops_early_by_its_own_losses(make_stylizer, content_image, style_image):
+    """Early stop is decided on the device, per image: the recorded losses end exactly where
+    the rule (loss fell by <= tolerance over the last 10 iterations) first held."""
+    tolerance = 0.1
+    stylizer = make_stylizer(tolerance=tolerance, iterations=60, pyramid_min_size=64)
+    batch = stylizer.stylize_batch(crops(content_image, 3), stylizer.targets([style_image]))
+    lengths = []
+    for result in batch:
+        (losses,) = result.losses
+        stop = next(i for i in range(10, 60) if losses[i - 10] - losses[i] <= tolerance * abs(losses[i]))
+        assert len(losses) == stop + 1
+        lengths.append(len(losses))
+    assert len(set(lengths)) > 1, lengths  # each at its own time
+
+
+def test_a_nan_in_the_optimization_is_one_line_naming_the_size(make_stylizer, content_image, style_image):
+    stylizer = make_stylizer()
+    content = crops(content_image, 1)
+    content[..., 10:20, 10:20] = float("nan")
+    with pytest.raises(PainterlyError, match=r"^the loss became nan at 32x24 after 0 iterations; lower") as error:
+        stylizer.stylize_batch(content, stylizer.targets([style_image]))
+    assert "\n" not in str(error.value)
+
+
+def test_recomputing_activations_gives_the_same_features_and_gradient(vgg):
+    image = torch.rand(1, 3, 48, 64, requires_grad=True)
+
+    def run():
+        features = vgg(image)
+        (grad,) = torch.autograd.grad(sum(f.pow(2).mean() for f in features.values()), image)
+        return features, grad
+
+    plain_features, plain_grad = run()
+    vgg.checkpointing = True
+    try:
+        features, grad = run()
+    finally:
+        vgg.checkpointing = False
+    assert features.keys() == plain_features.keys()
+    assert all(torch.allclose(features[k], plain_features[k]) for k in features)
+    assert torch.allclose(grad, plain_grad, rtol=1e-4, atol=1e-7) and grad.abs().max() > 0

@@ -1,19 +1,14 @@
-"""Stylizing a run of consecutive video frames in one process.
+"""Stylizing a run of consecutive video frames (a chunk) in one process.
 
 One process and one network load serve a whole chunk of frames: a fresh Python process
 that imports torch and loads VGG-19 costs seconds, more than a warm GPU needs per frame.
-In temporal mode the chunk is one chain: each frame starts from the previous result
-warped by optical flow (Ruder et al.); the chunk's first frame starts afresh.
+In temporal mode the chunk is one chain (painterly.chains); its first frame starts afresh.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-from tqdm.auto import tqdm
-
-from .flow import flow_file, load_flow, load_frame, reliable_flow, warp
-from .io import atomic_dir, load_image, save_image
+from .chains import Chain, stylize_chains
+from .io import atomic_dir
 from .settings import Settings
 from .style_targets import StyleTargets
 from .stylize import Stylizer
@@ -29,21 +24,7 @@ def stylize_frames(frames_dir, first: int, count: int, targets_path, out_dir, se
     """
     targets = StyleTargets.load(targets_path)
     stylizer = Stylizer(settings)
-    paths = frame_paths(frames_dir, first, count)
-    previous_result = None
+    frames = frame_paths(frames_dir, first, count)
     with atomic_dir(out_dir) as tmp:
-        for offset, path in enumerate(tqdm(paths, desc="frames", disable=not progress)):
-            prior = None
-            if settings.temporal and previous_result is not None:
-                if flow_dir:
-                    backward, reliable = load_flow(flow_file(flow_dir, first + offset))
-                else:
-                    backward, reliable = reliable_flow(load_frame(path), load_frame(paths[offset - 1]), settings.flow_method)
-                prior = (_tensor(warp(previous_result, backward)), torch.from_numpy(reliable)[None, None])
-            result = stylizer.stylize(load_image(path), targets, progress=False, previous=prior)
-            save_image(result.image, tmp / FRAME_PATTERN.format(first + offset))
-            previous_result = result.image[0].permute(1, 2, 0).numpy()
-
-
-def _tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+        outputs = [tmp / FRAME_PATTERN.format(first + offset) for offset in range(count)]
+        stylize_chains(stylizer, targets, [Chain(frames, outputs, flow_dir, first)], progress)

@@ -21,33 +21,43 @@ import torch
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) -> (N, C, C), normalised by C*H*W; always computed in fp32."""
+    """(N, C, H, W) -> (N, C, C), normalised by C*H*W; always computed in fp32, also under
+    bf16 autocast: a Gram sums H*W products, more than bf16's 8-bit mantissa can carry."""
     n, c, h, w = features.shape
     flat = features.reshape(n, c, h * w).float()
-    return flat @ flat.transpose(1, 2) / (c * h * w)
+    with torch.autocast(flat.device.type, enabled=False):
+        return flat @ flat.transpose(1, 2) / (c * h * w)
+
+
+def _per_image_mean(values: torch.Tensor) -> torch.Tensor:
+    return values.flatten(1).mean(1)
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Per image of the batch: mean squared difference of neighbouring pixels, (N,)."""
     dy = image[..., 1:, :] - image[..., :-1, :]
     dx = image[..., :, 1:] - image[..., :, :-1]
-    return dy.pow(2).mean() + dx.pow(2).mean()
+    return _per_image_mean(dy.pow(2)) + _per_image_mean(dx.pow(2))
 
 
 def temporal_difference(image: torch.Tensor, warped_previous: torch.Tensor, reliable: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference to the warped previous frame over the reliable pixels only."""
-    squared = (image - warped_previous).pow(2) * reliable
-    return squared.sum() / (image.shape[1] * reliable.sum().clamp_min(1.0))
+    """Per image: mean squared difference to the warped previous frame over the reliable pixels only, (N,)."""
+    squared = ((image - warped_previous).pow(2) * reliable).flatten(1).sum(1)
+    return squared / (image.shape[1] * reliable.flatten(1).sum(1).clamp_min(1.0))
 
 
 def relative_mse(value: torch.Tensor, target: torch.Tensor, target_power: torch.Tensor) -> torch.Tensor:
-    return (value.float() - target).pow(2).mean() / target_power
+    """Per image: MSE of ``value`` to ``target`` over the target's mean square, (N,)."""
+    return _per_image_mean((value.float() - target).pow(2)) / target_power
 
 
 class Objective:
-    """The loss of an image against one content image and one set of style Grams.
+    """The loss of a batch of images, image b against content image b and shared style Grams.
 
-    ``style_grams`` maps layer -> target Gram (C, C); ``style_layer_weights`` maps layer ->
-    weight (summing to 1).
+    Every term is per image, (N,): the images are independent problems (one per video
+    chain) that share the network's kernel launches. ``style_grams`` maps layer -> target
+    Gram (C, C); ``style_layer_weights`` maps layer -> weight (summing to 1); ``temporal``
+    is (warped previous results, reliability masks) or None.
     """
 
     def __init__(
@@ -59,19 +69,32 @@ class Objective:
         self.style_layer_weights = style_layer_weights
         self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight, "temporal": temporal_weight}
         self.temporal = temporal
-        with torch.no_grad():
-            target = vgg(content)[content_layer].float()
-        self.content_target = target
-        self.content_power = target.pow(2).mean().clamp_min(1e-12)
+        self.content_target, self.content_power = self._content_target(content)
         self.style_grams = style_grams
         self.style_power = {layer: gram.pow(2).mean().clamp_min(1e-12) for layer, gram in style_grams.items()}
 
+    @torch.no_grad()
+    def _content_target(self, content: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        target = self.vgg(content)[self.content_layer].float()
+        return target, _per_image_mean(target.pow(2)).clamp_min(1e-12)
+
+    @torch.no_grad()
+    def refill(self, content: torch.Tensor, style_grams, temporal=None) -> None:
+        """Take other frames of the same shape, written into the tensors this objective
+        already holds: a CUDA graph captured reading them stays valid."""
+        pairs = [*zip((self.content_target, self.content_power), self._content_target(content)),
+                 *zip(self.temporal or (), temporal or ())]
+        for layer, gram in style_grams.items():
+            pairs += [(self.style_grams[layer], gram), (self.style_power[layer], gram.pow(2).mean().clamp_min(1e-12))]
+        for mine, new in pairs:
+            mine.copy_(new)
+
     def terms(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The unweighted terms for ``image``."""
+        """The unweighted terms for ``image``, each (N,)."""
         features = self.vgg(image)
         content = relative_mse(features[self.content_layer], self.content_target, self.content_power)
         style = sum(
-            weight * relative_mse(gram_matrix(features[layer])[0], self.style_grams[layer], self.style_power[layer])
+            weight * relative_mse(gram_matrix(features[layer]), self.style_grams[layer], self.style_power[layer])
             for layer, weight in self.style_layer_weights.items()
         )
         terms = {"content": content, "style": style, "tv": total_variation(image.float())}
@@ -80,6 +103,7 @@ class Objective:
         return terms
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The weighted total per image, (N,), and the terms."""
         terms = self.terms(image)
         total = sum(self.weights[name] * value for name, value in terms.items())
         return total, terms

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -14,18 +14,23 @@ from . import color
 from .device import configure, resolve_device
 from .errors import PainterlyError
 from .io import fit_long_side, image_to_tensor, load_image, resize_long_side
+from .lbfgs import BatchLBFGS
 from .losses import Objective
 from .settings import Settings
 from .style_targets import StyleTargets, compute_style_targets
 from .vgg import VGGFeatures, load_vgg
 
 EARLY_STOP_WINDOW = 10
+# The host reads the losses (NaN check, "all converged?") once per this many iterations;
+# between reads it queues work without waiting for the device.
+CHECK_EVERY = 10
+LBFGS_HISTORY = 50
 
 
 @dataclass
 class Stylized:
     image: torch.Tensor
-    """RGB (1, 3, H, W) in [0, 1], on the CPU."""
+    """RGB (1, 3, H, W) in [0, 1]: on the CPU from ``stylize``, on the device from ``stylize_batch``."""
     losses: list[list[float]]
     """The loss after every iteration, one list per pyramid level."""
 
@@ -48,22 +53,26 @@ class Stylizer:
     """A loaded network on a device, ready to stylize many images with one settings object.
 
     Keeping it alive across frames is what makes per-frame work cheap: the network is
-    loaded and moved to the device once.
+    loaded and moved to the device once, and (video) the optimization state of a frame
+    size is kept too: on CUDA each iteration of a later frame is captured once as a CUDA
+    graph and replayed for every frame after it.
     """
 
-    def __init__(self, settings: Settings, vgg: VGGFeatures | None = None):
+    def __init__(self, settings: Settings, vgg: VGGFeatures | None = None, cuda_graphs: bool = True):
         self.settings = settings
         self.device = resolve_device(settings.device)
         configure(self.device)
-        self.vgg = (vgg or network_for(settings)).to(self.device)
         self.channels_last = self.device.type == "cuda"
-        if self.channels_last:
-            self.vgg = self.vgg.to(memory_format=torch.channels_last)
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        self.vgg = (vgg or network_for(settings)).to(self.device, memory_format=layout)
         self.layer_weights = style_layer_weights(settings)
+        self.cuda_graphs = cuda_graphs and self.device.type == "cuda" and settings.optimizer == "lbfgs"
+        self._frame_levels: dict[tuple, _Level] = {}
 
-    def _autocast(self):
+    def autocast(self):
         if self.settings.precision == "bf16" and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+            # No weight-cast cache: it would hold tensors across CUDA graph captures.
+            return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)
         return contextlib.nullcontext()
 
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
@@ -71,7 +80,7 @@ class Stylizer:
         return tensor.contiguous(memory_format=torch.channels_last) if self.channels_last else tensor
 
     def targets(self, styles, names=()) -> StyleTargets:
-        with self._autocast():
+        with self.autocast():
             return compute_style_targets(self.vgg, styles, self.settings, self.device, names)
 
     def initial_image(self, content: torch.Tensor) -> torch.Tensor:
@@ -82,20 +91,31 @@ class Stylizer:
             generator = torch.Generator().manual_seed(self.settings.seed)
             return torch.rand(content.shape, generator=generator).to(content)
         image = image_to_tensor(load_image(init).resize((content.shape[-1], content.shape[-2])))
-        return self._to_device(image)
+        return self._to_device(image).expand_as(content)
 
     def stylize(self, content_image, targets: StyleTargets, progress: bool = True, previous=None) -> Stylized:
-        """Stylize a PIL content image at ``settings.size``.
+        """Stylize a PIL content image at ``settings.size``; the result is on the CPU.
 
-        ``previous`` (video, temporal mode) is (warped previous result, reliability mask),
-        tensors (1, 3, H, W) and (1, 1, H, W) at the output size: the optimization then
-        starts from the warped result (the content where the flow is unreliable), runs
+        ``previous`` is as for ``stylize_batch``, for a batch of one.
+        """
+        content = image_to_tensor(resize_long_side(content_image, self.settings.size))
+        (result,) = self.stylize_batch(content, targets, progress, previous)
+        return Stylized(result.image.float().cpu(), result.losses)
+
+    def stylize_batch(self, content: torch.Tensor, targets: StyleTargets, progress: bool = False,
+                      previous=None) -> list[Stylized]:
+        """Stylize a batch of content images (B, 3, H, W) in [0, 1]: B independent problems
+        (one frame of each of B video chains) that share every kernel launch.
+
+        ``previous`` (video, temporal mode) is (warped previous results, reliability masks),
+        (B, 3, H, W) and (B, 1, H, W) at the content's size: the optimization then starts
+        from the warped result (the content where the flow is unreliable), runs
         ``frame_iterations`` at full size only, and adds the temporal term.
         """
         settings = self.settings
         targets.check(settings)
         torch.manual_seed(settings.seed)
-        content = self._to_device(image_to_tensor(resize_long_side(content_image, settings.size)))
+        content = self._to_device(content)
         work_content = color.luminance(content) if settings.preserve_colors else content
         sizes, schedule, image, temporal = settings.pyramid_sizes(), settings.iteration_schedule(), None, None
         if previous is not None:
@@ -104,84 +124,178 @@ class Stylizer:
                 warped = color.luminance(warped)
             sizes, schedule, temporal = sizes[-1:], [settings.frame_iterations], (warped, reliable)
             image = reliable * warped + (1 - reliable) * work_content
-        losses = []
+        losses = [[] for _ in range(content.shape[0])]
         bar = tqdm(total=sum(schedule), desc="stylize", unit="it", disable=not progress, leave=False)
         with bar:
             for size, iterations in zip(sizes, schedule):
                 width, height = fit_long_side((content.shape[-1], content.shape[-2]), size)
                 level_content = _resize(work_content, height, width)
                 image = self.initial_image(level_content) if image is None else _resize(image, height, width)
-                objective = Objective(
-                    self.vgg,
-                    level_content,
-                    targets.at(size, self.device),
-                    settings.content_layer,
-                    self.layer_weights,
-                    settings.content_weight,
-                    settings.style_weight,
-                    settings.tv_weight,
-                    temporal,
-                    settings.temporal_weight,
-                )
-                image, level_losses = self._optimize(image, objective, iterations, bar)
-                losses.append(level_losses)
-        result = image.detach().clamp(0, 1)
+                level = self._level(level_content, targets.at(size, self.device), temporal, image, iterations)
+                image, level_losses = level.run(bar)
+                for chain, chain_losses in zip(losses, level_losses):
+                    chain.append(chain_losses)
+        result = image.clamp(0, 1)
         if settings.preserve_colors:
             result = color.with_chroma_of(result, content)
-        return Stylized(result.float().contiguous().cpu(), losses)
+        return [Stylized(result[b : b + 1], chain_losses) for b, chain_losses in enumerate(losses)]
 
-    def _optimize(self, image: torch.Tensor, objective: Objective, iterations: int, bar):
+    def _objective(self, content, style_grams, temporal) -> Objective:
         settings = self.settings
-        # Plain contiguous layout: L-BFGS flattens the gradient with view(-1).
-        image = image.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
-        height, width = image.shape[-2:]
-        if settings.optimizer == "lbfgs":
-            # One iteration per step() so we can report, check and stop early between them;
-            # L-BFGS keeps its curvature history across calls. Tolerances are ours, relative.
-            optimizer = torch.optim.LBFGS(
-                [image], lr=settings.step_size, max_iter=1, history_size=50, tolerance_grad=0, tolerance_change=0
-            )
+        return Objective(
+            self.vgg, content, style_grams, settings.content_layer, self.layer_weights, settings.content_weight,
+            settings.style_weight, settings.tv_weight, temporal, settings.temporal_weight,
+        )
+
+    def _level(self, content, style_grams, temporal, image, iterations) -> "_Level":
+        """A level ready to run from ``image``. A video's later frames all have one shape and
+        budget: their level is kept and refilled, so its CUDA graphs are captured once."""
+        if temporal is None:
+            return _Level(self, self._objective(content, style_grams, None), image, iterations)
+        key = (tuple(image.shape), iterations)
+        level = self._frame_levels.get(key)
+        if level is None:
+            level = self._frame_levels[key] = _Level(self, self._objective(content, style_grams, temporal), image, iterations)
+            level.graphs = [] if self.cuda_graphs else None
         else:
-            optimizer = torch.optim.Adam([image], lr=settings.step_size)
-        losses: list[float] = []
+            level.restart(content, style_grams, temporal, image)
+        return level
 
-        def closure():
-            optimizer.zero_grad(set_to_none=True)
-            with self._autocast():
-                total, _ = objective(image)
-            total.backward()
-            return total.detach()
-
-        try:
-            for _ in range(iterations):
-                loss = float(optimizer.step(closure))
-                if not math.isfinite(loss):
-                    raise PainterlyError(
-                        f"the loss became {loss} at {width}x{height} after {len(losses)} iterations; "
-                        "lower --style-weight or --lr, or use --optimizer adam"
-                    )
-                if settings.optimizer == "adam":
-                    with torch.no_grad():
-                        image.clamp_(0, 1)
-                losses.append(loss)
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4g}", size=f"{width}x{height}", refresh=False)
-                if _converged(losses, settings.tolerance):
-                    bar.update(iterations - len(losses))
-                    break
-        except torch.cuda.OutOfMemoryError:
+    def use_checkpointing(self, width: int, height: int) -> None:
+        """After a CUDA out-of-memory: recompute activations in the backward pass instead."""
+        if self.vgg.checkpointing:
             raise PainterlyError(
-                f"out of GPU memory stylizing {width}x{height} on {self.device}; lower --size (now {settings.size}) "
-                "or use --precision bf16"
-            ) from None
-        return image.detach(), losses
+                f"out of GPU memory stylizing {width}x{height} on {self.device}, even recomputing activations; "
+                f"lower --size (now {self.settings.size}) or use --precision bf16"
+            )
+        warnings.warn(f"{width}x{height} does not fit in GPU memory as is; recomputing activations in the backward "
+                      "pass (about a third slower)")
+        self._frame_levels.clear()
+        torch.cuda.empty_cache()
+        self.vgg.checkpointing = True
 
 
-def _converged(losses: list[float], tolerance: float) -> bool:
-    if len(losses) <= EARLY_STOP_WINDOW or tolerance <= 0:
-        return False
-    before, now = losses[-EARLY_STOP_WINDOW - 1], losses[-1]
-    return (before - now) <= tolerance * abs(now)
+class _Level:
+    """One pyramid level's optimization of a batch, in tensors that stay put.
+
+    The image being optimized, the optimizer's state and the loss record live in fixed
+    tensors, so the same level can be refilled with the next frame and, on CUDA, each of
+    its iterations captured once as a graph and replayed (``graphs`` is then a list).
+    Early stop and the NaN check are decided on the device: a converged problem stops
+    moving at once, and the host looks only every ``CHECK_EVERY`` iterations.
+    """
+
+    def __init__(self, stylizer: Stylizer, objective: Objective, image: torch.Tensor, iterations: int):
+        settings = stylizer.settings
+        self.stylizer, self.objective, self.iterations = stylizer, objective, iterations
+        self.start = image
+        # Plain contiguous layout: the optimizer flattens the image per problem.
+        self.x = image.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
+        batch = image.shape[0]
+        if settings.optimizer == "lbfgs":
+            self.optimizer = BatchLBFGS(self.x, settings.step_size, min(LBFGS_HISTORY, iterations))
+        else:
+            self.optimizer = _Adam(self.x, settings.step_size)
+        self.losses = torch.zeros(iterations, batch, device=image.device)
+        self.active = torch.ones(batch, dtype=torch.bool, device=image.device)
+        self.lengths = torch.zeros(batch, dtype=torch.long, device=image.device)
+        self.graphs: list | None = None
+        self.pool = None
+
+    @torch.no_grad()
+    def restart(self, content, style_grams, temporal, image) -> None:
+        self.objective.refill(content, style_grams, temporal)
+        self.start = image
+        self.x.copy_(image)
+        self.optimizer.restart()
+        self.active.fill_(True)
+        self.lengths.zero_()
+
+    def iteration(self, k: int) -> None:
+        with self.stylizer.autocast():
+            total, _ = self.objective(self.x)
+        (grad,) = torch.autograd.grad(total.sum(), self.x)
+        with torch.no_grad():
+            total = total.detach().float()
+            self.losses[k].copy_(total)
+            self.lengths.add_(self.active)
+            self.optimizer.step(self.x, grad, self.active, k)
+            tolerance = self.stylizer.settings.tolerance
+            if tolerance > 0 and k >= EARLY_STOP_WINDOW:
+                fell = self.losses[k - EARLY_STOP_WINDOW] - total
+                self.active &= fell > tolerance * total.abs()
+
+    def _replay(self, k: int) -> None:
+        """Iteration k as a CUDA graph: captured on the frame after the level's first (whose
+        eager run, on a side stream, warmed up cuDNN and the allocator), then replayed."""
+        if k == len(self.graphs):
+            graph = torch.cuda.CUDAGraph()
+            self.pool = self.pool or torch.cuda.graph_pool_handle()
+            with torch.cuda.graph(graph, pool=self.pool):
+                self.iteration(k)
+            self.graphs.append(graph)
+        self.graphs[k].replay()
+
+    def run(self, bar) -> tuple[torch.Tensor, list[list[float]]]:
+        """Optimize; return the image (B, 3, H, W) and each problem's losses until it stopped."""
+        width, height = self.x.shape[-1], self.x.shape[-2]
+        replay = self.graphs is not None and self.pool is not None
+        side = torch.cuda.Stream(self.x.device) if self.graphs is not None and not replay else None
+        try:
+            with torch.cuda.stream(side) if side is not None else contextlib.nullcontext():
+                if side is not None:
+                    side.wait_stream(torch.cuda.current_stream(self.x.device))
+                losses = self._iterate(bar, replay, width, height)
+            if side is not None:
+                torch.cuda.current_stream(self.x.device).wait_stream(side)
+                self.pool = torch.cuda.graph_pool_handle()  # warmed up: later frames capture
+            return self.x.detach().clone(), losses
+        except torch.cuda.OutOfMemoryError:
+            pass
+        # Outside the except block, so the failed attempt's tensors are already freed.
+        self.stylizer.use_checkpointing(width, height)
+        return _Level(self.stylizer, self.objective, self.start, self.iterations).run(bar)
+
+    def _iterate(self, bar, replay: bool, width: int, height: int) -> list[list[float]]:
+        reported = 0
+        for k in range(self.iterations):
+            self._replay(k) if replay else self.iteration(k)
+            if (k + 1) % CHECK_EVERY and k + 1 < self.iterations:
+                continue
+            losses, active = self.losses[: k + 1].cpu(), self.active.cpu()
+            bar.update(k + 1 - reported)
+            reported = k + 1
+            bad = (~torch.isfinite(losses)).nonzero()
+            if len(bad):
+                raise PainterlyError(
+                    f"the loss became {float(losses[tuple(bad[0])])} at {width}x{height} after {int(bad[0][0])} "
+                    "iterations; lower --style-weight or --lr, or use --optimizer adam"
+                )
+            bar.set_postfix(loss=f"{float(losses[-1].mean()):.4g}", size=f"{width}x{height}", refresh=False)
+            if not bool(active.any()):
+                break
+        bar.update(self.iterations - reported)
+        lengths = self.lengths.tolist()
+        return [losses[:length, b].tolist() for b, length in enumerate(lengths)]
+
+
+class _Adam:
+    """torch's Adam behind BatchLBFGS's interface: pixels kept in [0, 1], stopped problems frozen."""
+
+    def __init__(self, x: torch.Tensor, lr: float):
+        self.x, self.lr = x, lr
+        self.restart()
+
+    def restart(self) -> None:
+        self.adam = torch.optim.Adam([self.x], lr=self.lr)
+
+    def step(self, x: torch.Tensor, grad: torch.Tensor, active: torch.Tensor, iteration: int) -> None:
+        before = x.detach().clone()
+        x.grad = grad
+        self.adam.step()
+        x.grad = None
+        x.clamp_(0, 1)
+        x.copy_(torch.where(active.view(-1, 1, 1, 1), x, before))
 
 
 def _resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
