@@ -20,11 +20,13 @@ wildcard_constraints:
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/frames.smk"
-include: "workflow/rules/style.smk"
-include: "workflow/rules/temporal.smk"
+include: "workflow/rules/extract.smk"
+include: "workflow/rules/targets.smk"
+include: "workflow/rules/flow.smk"
 include: "workflow/rules/stylize.smk"
 include: "workflow/rules/encode.smk"
+include: "workflow/rules/preview.smk"
+include: "workflow/rules/metrics.smk"
 
 
 localrules:

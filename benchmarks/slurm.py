@@ -24,7 +24,7 @@ from common import print_table  # noqa: E402
 from tests.media import workflow_config  # noqa: E402
 from tests.slurm_cluster import Cluster, ensure_installed, plugin_snakemake  # noqa: E402
 
-from painterly.video import ffmpeg_exe  # noqa: E402
+from painterly.extract import ffmpeg_exe  # noqa: E402
 
 STYLE = REPO / "data" / "starry_night.jpg"
 

@@ -29,12 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import device_name, print_table, synchronize  # noqa: E402
 from evaluate import Evaluator  # noqa: E402
 
-from painterly.flow import load_frame, warp_error  # noqa: E402
-from painterly.frames import stylize_frames  # noqa: E402
+from painterly.io import load_frame  # noqa: E402
+from painterly.metrics import warp_error  # noqa: E402
+from painterly.chunk import stylize_frames  # noqa: E402
 from painterly.io import image_to_tensor, load_image, save_image  # noqa: E402
 from painterly.settings import CONTENT_LAYER, STYLE_LAYERS, Settings  # noqa: E402
 from painterly.stylize import Stylizer  # noqa: E402
-from painterly.video import extract_frames, frame_paths  # noqa: E402
+from painterly.extract import extract_frames, frame_paths  # noqa: E402
 from painterly.vgg import load_vgg  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -27,7 +27,8 @@ from tests.media import workflow_config  # noqa: E402
 from painterly.io import load_image, save_image  # noqa: E402
 from painterly.settings import Settings  # noqa: E402
 from painterly.stylize import Stylizer  # noqa: E402
-from painterly.video import encode_video, extract_frames, ffmpeg_exe  # noqa: E402
+from painterly.encode import encode_video  # noqa: E402
+from painterly.extract import extract_frames, ffmpeg_exe  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 STYLE = REPO / "data" / "starry_night.jpg"

@@ -6,7 +6,7 @@ import subprocess
 
 import numpy as np
 
-from painterly.video import ffmpeg_exe
+from painterly.extract import ffmpeg_exe
 
 
 def frame_pixels(index: int, width: int = 64, height: int = 48, variant: int = 0) -> np.ndarray:

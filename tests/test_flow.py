@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 
-from painterly.flow import flow, load_frame, reliability, warp, warp_error
-from painterly.frames import stylize_frames
+from painterly.flow import flow, reliability, warp
+from painterly.io import load_frame
+from painterly.metrics import warp_error
+from painterly.chunk import stylize_frames
 from painterly.settings import Settings
 from painterly.stylize import Stylizer
-from painterly.video import extract_frames, frame_paths
+from painterly.extract import extract_frames, frame_paths
 
 from .media import write_clip
 

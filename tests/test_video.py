@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from painterly.errors import PainterlyError
-from painterly.video import encode_video, extract_frames, probe
+from painterly.encode import encode_video
+from painterly.extract import extract_frames, probe
 
 from .media import probe_output, write_clip
 
@@ -35,7 +36,7 @@ def test_frame_range_and_fps_subsampling(tmp_path, clip):
 
 
 def test_rotation_metadata_is_applied(tmp_path, clip):
-    from painterly.video import ffmpeg_exe
+    from painterly.extract import ffmpeg_exe
     import subprocess
 
     rotated = tmp_path / "rotated.mp4"

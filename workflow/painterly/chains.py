@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .errors import PainterlyError
-from .flow import flow_file, load_flow, reliable_flow
+from .flow import reliable_flow
+from .optical_flow import flow_file, load_flow
 from .io import image_to_tensor, load_image, resize_long_side, save_image
 from .settings import Settings
 from .style_targets import StyleTargets

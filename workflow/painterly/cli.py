@@ -101,7 +101,7 @@ def _run_video(args) -> None:
 
 
 def _run_extract_frames(args) -> None:
-    from .video import extract_frames
+    from .extract import extract_frames
 
     extract_frames(args.video, args.frames_dir, args.meta, args.size, args.fps, args.start, args.end)
 
@@ -109,7 +109,7 @@ def _run_extract_frames(args) -> None:
 def _run_stylize_frames(args) -> None:
     import torch
 
-    from .frames import stylize_frames
+    from .chunk import stylize_frames
 
     torch.set_num_threads(args.threads)
     stylize_frames(args.frames_dir, args.first, args.count, args.targets, args.output, settings_from_args(args),
@@ -117,19 +117,19 @@ def _run_stylize_frames(args) -> None:
 
 
 def _run_optical_flow(args) -> None:
-    from .flow import compute_chunk_flows
+    from .optical_flow import compute_chunk_flows
 
     compute_chunk_flows(args.frames_dir, args.first, args.count, args.output, args.method)
 
 
 def _run_warp_error(args) -> None:
-    from .flow import write_warp_error_table
+    from .metrics import write_warp_error_table
 
     write_warp_error_table(args.frames_dir, args.stylized, args.output)
 
 
 def _run_encode(args) -> None:
-    from .video import encode_video
+    from .encode import encode_video
 
     encode_video(args.chunks, args.meta, args.output, args.audio)
 

@@ -8,7 +8,6 @@ into frame a's pixel grid: warp(b, w)(x) = b(x + w(x)).
 from __future__ import annotations
 
 import functools
-import itertools
 from pathlib import Path
 
 import cv2
@@ -104,43 +103,6 @@ def reliability(flow_ab: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
     return (~(disoccluded | boundary)).astype(np.float32)
 
 
-def load_frame(path: str | Path) -> np.ndarray:
-    frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if frame is None:
-        raise PainterlyError(f"{path}: not a readable frame; rerun extract_frames")
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-
-
-def warp_error(frames, method: str = "dis") -> list[float]:
-    """Lai et al. 2018, per consecutive pair t: sum M*||V_t - warp(V_t+1)||^2 / sum M.
-
-    ``frames`` yields (input frame, stylized frame) pairs of RGB uint8 arrays, lazily if
-    wanted; V is in [0, 1]. Flow and mask M come from the *input* frames, so the metric
-    does not depend on how the stylized video was made.
-    """
-    errors = []
-    for (input_t, styled_t), (input_next, styled_next) in itertools.pairwise(frames):
-        forward, mask = reliable_flow(input_t, input_next, method)
-        following = warp(styled_next.astype(np.float32) / 255, forward)
-        squared = ((styled_t.astype(np.float32) / 255 - following) ** 2).sum(-1)
-        errors.append(float((mask * squared).sum() / max(mask.sum(), 1.0)))
-    return errors
-
-
-def write_warp_error_table(frames_dir, stylized_dirs, output, method: str = "dis") -> float:
-    """Per-pair warp error of a video, and their mean on the last line, as TSV."""
-    from .io import atomic_path
-
-    styled = sorted(p for d in stylized_dirs for p in Path(d).glob("*.png"))
-    pairs = ((load_frame(Path(frames_dir) / p.name), load_frame(p)) for p in styled)
-    errors = warp_error(pairs, method)
-    mean = float(np.mean(errors)) if errors else 0.0
-    lines = ["pair\twarp_error"] + [f"{t}-{t + 1}\t{e:.6g}" for t, e in enumerate(errors)] + [f"mean\t{mean:.6g}"]
-    with atomic_path(output) as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
-    return mean
-
-
 def reliable_flow(a: np.ndarray, b: np.ndarray, method: str = "dis") -> tuple[np.ndarray, np.ndarray]:
     """The flow a -> b and, on a's grid, where it is reliable (both directions are computed).
 
@@ -148,27 +110,3 @@ def reliable_flow(a: np.ndarray, b: np.ndarray, method: str = "dis") -> tuple[np
     """
     forward = flow(a, b, method)
     return forward, reliability(forward, flow(b, a, method))
-
-
-def flow_file(flow_dir: str | Path, index: int) -> Path:
-    return Path(flow_dir) / f"{index:06d}.npz"
-
-
-def save_flow(path: Path, backward: np.ndarray, reliable: np.ndarray) -> None:
-    np.savez_compressed(path, backward=backward.astype(np.float16), reliable=reliable.astype(np.uint8))
-
-
-def load_flow(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with np.load(path) as data:
-        return data["backward"].astype(np.float32), data["reliable"].astype(np.float32)
-
-
-def compute_chunk_flows(frames_dir, first: int, count: int, out_dir, method: str = "dis") -> None:
-    """Flows into every frame of a chunk but its first (chunks are independent chains)."""
-    from .io import atomic_dir
-    from .video import frame_paths
-
-    frames = [load_frame(path) for path in frame_paths(frames_dir, first, count)]
-    with atomic_dir(out_dir) as tmp:
-        for offset in range(1, len(frames)):
-            save_flow(flow_file(tmp, first + offset), *reliable_flow(frames[offset], frames[offset - 1], method))

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -123,3 +124,10 @@ def save_image(tensor, path: str | Path) -> None:
         raise PainterlyError(f"{path}: unknown image extension {path.suffix!r}; use .png or .jpg")
     with atomic_path(path) as tmp:
         tensor_to_image(tensor).save(tmp, format=image_format)
+
+
+def load_frame(path: str | Path) -> np.ndarray:
+    frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if frame is None:
+        raise PainterlyError(f"{path}: not a readable frame; rerun extract_frames")
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)

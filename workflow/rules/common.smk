@@ -11,7 +11,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from painterly.settings import Settings
-from painterly.video import is_video
+from painterly.extract import is_video
 
 validate(config, schema="../schemas/config.schema.yaml")
 

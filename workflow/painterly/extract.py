@@ -1,4 +1,4 @@
-"""Video in and out through ffmpeg: deterministic PNG frame extraction and H.264 encoding.
+"""Video in through ffmpeg: probing a source and deterministic PNG frame extraction.
 
 ffmpeg comes from the ``imageio-ffmpeg`` wheel (a static build with libx264 and AAC), or
 from ``$PAINTERLY_FFMPEG`` / the system when set, so nothing needs a system install.
@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -125,32 +124,3 @@ def extract_frames(source, frames_dir, meta_path, size: int, fps: float | None =
 
 def frame_paths(frames_dir, first: int, count: int) -> list[Path]:
     return [Path(frames_dir) / FRAME_PATTERN.format(i) for i in range(first, first + count)]
-
-
-def encode_video(frame_dirs, meta_path, output, audio_source=None, crf: int = 18) -> None:
-    """Encode the PNGs of ``frame_dirs`` (in order) to H.264 MP4 at the extraction's fps.
-
-    Frames reach ffmpeg through one numbered pattern in a directory of links, never as
-    arguments; the source's audio, trimmed to the extracted range, is muxed back.
-    """
-    meta = json.loads(Path(meta_path).read_text())
-    output = Path(output)
-    frames = sorted(p for d in frame_dirs for p in Path(d).glob("*.png"))
-    if len(frames) != meta["frame_count"]:
-        raise PainterlyError(f"{output}: {len(frames)} stylized frames for {meta['frame_count']} extracted; rerun the workflow")
-    with tempfile.TemporaryDirectory(dir=output.parent, prefix=".encode.") as links:
-        for i, frame in enumerate(frames):
-            os.symlink(frame.resolve(), Path(links) / FRAME_PATTERN.format(i))
-        command = [ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-framerate", repr(meta["fps"]),
-                   "-i", str(Path(links) / "%06d.png")]
-        if audio_source and meta["has_audio"]:
-            seconds = meta["frame_count"] / meta["fps"]
-            command += ["-ss", repr(meta["start_seconds"]), "-t", repr(seconds), "-i", str(audio_source),
-                        "-map", "0:v", "-map", "1:a:0", "-c:a", "aac", "-b:a", "160k"]
-        # yuv420p needs even sides; pad by at most one pixel rather than rescale.
-        command += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-                    "-crf", str(crf), "-preset", "medium", "-movflags", "+faststart", "-f", "mp4"]
-        with atomic_path(output) as tmp:
-            result = subprocess.run([*command, str(tmp)], capture_output=True, text=True)
-            if result.returncode != 0:
-                raise PainterlyError(f"{output}: ffmpeg failed: {result.stderr.strip().splitlines()[-1:]}")

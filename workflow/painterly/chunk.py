@@ -12,7 +12,7 @@ from .io import atomic_dir
 from .settings import Settings
 from .style_targets import StyleTargets
 from .stylize import Stylizer
-from .video import FRAME_PATTERN, frame_paths
+from .extract import FRAME_PATTERN, frame_paths
 
 
 def stylize_frames(frames_dir, first: int, count: int, targets_path, out_dir, settings: Settings,

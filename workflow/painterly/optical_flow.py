@@ -1,0 +1,32 @@
+"""The optical_flow job: backward flows and their reliability for a chunk, one .npz per frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .extract import frame_paths
+from .flow import reliable_flow
+from .io import atomic_dir, load_frame
+
+
+def flow_file(flow_dir: str | Path, index: int) -> Path:
+    return Path(flow_dir) / f"{index:06d}.npz"
+
+
+def save_flow(path: Path, backward: np.ndarray, reliable: np.ndarray) -> None:
+    np.savez_compressed(path, backward=backward.astype(np.float16), reliable=reliable.astype(np.uint8))
+
+
+def load_flow(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path) as data:
+        return data["backward"].astype(np.float32), data["reliable"].astype(np.float32)
+
+
+def compute_chunk_flows(frames_dir, first: int, count: int, out_dir, method: str = "dis") -> None:
+    """Flows into every frame of a chunk but its first (chunks are independent chains)."""
+    frames = [load_frame(path) for path in frame_paths(frames_dir, first, count)]
+    with atomic_dir(out_dir) as tmp:
+        for offset in range(1, len(frames)):
+            save_flow(flow_file(tmp, first + offset), *reliable_flow(frames[offset], frames[offset - 1], method))
