@@ -8,57 +8,41 @@ import sys
 import warnings
 
 from .errors import PainterlyError
+from . import settings
 from .settings import Settings
 
 DEFAULTS = Settings()
+TARGET_FIELDS = [name for name, item in settings.FIELDS.items() if item.metadata["targets"]]
 
 
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
+def _text_to(name: str):
+    def convert(text: str):
+        try:
+            return settings.parse(name, text)
+        except PainterlyError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    convert.__name__ = name  # argparse names the type in its error
+    return convert
 
 
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(text.split(","))
-
-
-def _setting(parser, name: str, help: str, **kwargs) -> None:
-    """A flag for Settings field ``name``: absent unless given, its default shown from Settings."""
-    default = getattr(DEFAULTS, name)
-    shown = ",".join(default) if isinstance(default, tuple) else default
-    flag = "--" + name.replace("_", "-")
-    parser.add_argument(flag, dest=name, default=argparse.SUPPRESS, help=f"{help} (default: {shown})", **kwargs)
-
-
-def _add_style_settings(parser) -> None:
-    _setting(parser, "size", "long side of the output in pixels", type=int)
-    _setting(parser, "style_scale", "style image size relative to the content", type=float)
-    _setting(parser, "style_blend", "blend weights of several styles; None: equal", type=_floats, metavar="W1,W2,...")
-    _setting(parser, "preserve_colors", "transfer luminance only; keep the content's colours", action="store_const", const=True)
-    _setting(parser, "weights", "VGG-19 weights: caffe (offline), torchvision (downloads once), or a .pth file")
-    _setting(parser, "pooling", "VGG pooling layers", choices=("max", "avg"))
-    _setting(parser, "style_layers", "style layers (Keras names are post-ReLU: block1_conv1 = relu1_1)", type=_names, metavar="L1,L2,...")
-    _setting(parser, "device", "auto, cpu, cuda, cuda:N or mps")
-    _setting(parser, "precision", "bf16 autocast on CUDA", choices=("fp32", "bf16"))
-    _setting(parser, "pyramid_min_size", "long side of the coarsest pyramid level", type=int)
-    parser.add_argument("--settings", default=None, help="JSON object of settings, under any flags given")
-
-
-def _add_optimization_settings(parser) -> None:
-    _setting(parser, "iterations", "iterations summed over the pyramid levels", type=int)
-    _setting(parser, "optimizer", "optimization method", choices=("lbfgs", "adam"))
-    _setting(parser, "lr", "step size; None: 1.0 for lbfgs, 0.02 for adam", type=float)
-    _setting(parser, "init", "content, noise, or an image file")
-    _setting(parser, "content_weight", "alpha", type=float)
-    _setting(parser, "style_weight", "beta", type=float)
-    _setting(parser, "tv_weight", "total variation weight", type=float)
-    _setting(parser, "content_layer", "content layer (block5_conv2 = relu5_2)")
-    _setting(parser, "style_layer_weights", "weight per style layer; None: equal", type=_floats, metavar="W1,W2,...")
-    _setting(parser, "tolerance", "early stop when the loss falls less than this fraction over 10 iterations", type=float)
-    _setting(parser, "seed", "random seed (noise init)", type=int)
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+def add_setting_flags(parser, names) -> None:
+    """A flag per Settings field in ``names``, its type, choices and help read off the field;
+    absent from the namespace unless given, so a --settings JSON or a preset shows through."""
+    group = parser.add_argument_group("settings")
+    for name in names:
+        item, default = settings.FIELDS[name], getattr(DEFAULTS, name)
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        flag, help = "--" + name.replace("_", "-"), f"{item.metadata['help']} (default: {shown})"
+        if settings.kind(name)[0] is bool:
+            group.add_argument(flag, dest=name, default=argparse.SUPPRESS, help=help,
+                               action=argparse.BooleanOptionalAction)
+        else:
+            choices = item.metadata["choices"]
+            metavar = "{" + ",".join(choices) + "}" if choices else name.upper()
+            group.add_argument(flag, dest=name, default=argparse.SUPPRESS, help=help, type=_text_to(name),
+                               metavar=metavar)
+    group.add_argument("--settings", default=None, help="JSON object of settings, under any flags given")
 
 
 def given_settings(args: argparse.Namespace) -> dict:
@@ -77,11 +61,14 @@ def _run_image(args) -> None:
     from .style_targets import StyleTargets
     from .stylize import Stylizer
 
-    settings = settings_from_args(args)
     content = load_image(args.content)
     styles = [load_image(path) for path in args.styles]
-    stylizer = Stylizer(settings)
-    targets = StyleTargets.load(args.targets) if args.targets else stylizer.targets(styles, args.styles)
+    stylizer = Stylizer(settings_from_args(args))
+    if args.targets:
+        targets = StyleTargets.load(args.targets)
+        targets.check(stylizer.settings, styles)
+    else:
+        targets = stylizer.targets(styles, args.styles)
     save_image(stylizer.stylize(content, targets, progress=not args.quiet).image, args.output)
 
 
@@ -112,14 +99,13 @@ def _run_stylize_frames(args) -> None:
     from .chunk import stylize_frames
 
     torch.set_num_threads(args.threads)
-    stylize_frames(args.frames_dir, args.first, args.count, args.targets, args.output, settings_from_args(args),
-                   not args.quiet, args.flows)
+    stylize_frames(args.frames, args.targets, args.output, settings_from_args(args), not args.quiet, args.flows)
 
 
 def _run_optical_flow(args) -> None:
     from .optical_flow import compute_chunk_flows
 
-    compute_chunk_flows(args.frames_dir, args.first, args.count, args.output, args.method)
+    compute_chunk_flows(args.frames, args.output, args.method)
 
 
 def _run_warp_error(args) -> None:
@@ -150,8 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     image.add_argument("styles", nargs="+", metavar="style", help="one or more style images")
     image.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, ...)")
     image.add_argument("--targets", help="reuse a style targets file from `painterly targets`")
-    _add_style_settings(image)
-    _add_optimization_settings(image)
+    add_setting_flags(image, settings.FIELDS)
+    image.add_argument("--quiet", action="store_true", help="no progress bar")
     image.set_defaults(run=_run_image)
 
     video = commands.add_parser("video", help="stylize one video through the workflow", formatter_class=formatter)
@@ -160,14 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("-o", "--output", required=True, help="output .mp4")
     video.add_argument("--preset", default=None, help="a preset of config.yaml (default: its `preset`)")
     video.add_argument("--cores", type=int, default=4, help="cores Snakemake may use")
-    _add_style_settings(video)
-    _add_optimization_settings(video)
+    add_setting_flags(video, settings.FIELDS)
     video.set_defaults(run=_run_video)
 
     targets = commands.add_parser("targets", help="precompute the style Gram targets", formatter_class=formatter)
     targets.add_argument("styles", nargs="+", metavar="style", help="one or more style images")
     targets.add_argument("-o", "--output", required=True, help="targets file to write (.pt)")
-    _add_style_settings(targets)
+    add_setting_flags(targets, [*TARGET_FIELDS, "device", "precision"])
     targets.set_defaults(run=_run_targets)
 
     extract = commands.add_parser("extract-frames", help="(workflow) decode a video into PNG frames", formatter_class=formatter)
@@ -181,9 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     extract.set_defaults(run=_run_extract_frames)
 
     chunk = commands.add_parser("stylize-frames", help="(workflow) stylize a run of frames in one process", formatter_class=formatter)
-    chunk.add_argument("frames_dir")
-    chunk.add_argument("--first", type=int, required=True)
-    chunk.add_argument("--count", type=int, required=True)
+    chunk.add_argument("frames", nargs="+", help="the chunk's consecutive frames, in order")
     chunk.add_argument("--targets", required=True)
     chunk.add_argument("-o", "--output", required=True, help="directory to write")
     chunk.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
@@ -193,9 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     chunk.set_defaults(run=_run_stylize_frames)
 
     flows = commands.add_parser("optical-flow", help="(workflow) flows into each frame of a chunk", formatter_class=formatter)
-    flows.add_argument("frames_dir")
-    flows.add_argument("--first", type=int, required=True)
-    flows.add_argument("--count", type=int, required=True)
+    flows.add_argument("frames", nargs="+", help="the chunk's consecutive frames, in order")
     flows.add_argument("--method", default="dis", help="dis, farneback, or a local RAFT state dict (.pth)")
     flows.add_argument("-o", "--output", required=True, help="directory to write")
     flows.set_defaults(run=_run_optical_flow)

@@ -6,7 +6,6 @@ from ``$PAINTERLY_FFMPEG`` / the system when set, so nothing needs a system inst
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -18,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import PainterlyError
-from .io import atomic_dir, atomic_path, fit_long_side
+from .io import atomic_dir, atomic_path, fit_long_side, sha256_file
 
 FRAME_PATTERN = "{:06d}.png"
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif"}
@@ -64,14 +63,6 @@ def probe(path: str | Path) -> dict:
         "height": height,
         "has_audio": bool(re.search(r"Stream #\S+.*?: Audio:", result.stderr)),
     }
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def extract_frames(source, frames_dir, meta_path, size: int, fps: float | None = None, start: int = 0, end: int | None = None) -> dict:
@@ -124,3 +115,11 @@ def extract_frames(source, frames_dir, meta_path, size: int, fps: float | None =
 
 def frame_paths(frames_dir, first: int, count: int) -> list[Path]:
     return [Path(frames_dir) / FRAME_PATTERN.format(i) for i in range(first, first + count)]
+
+
+def frame_index(path: str | Path) -> int:
+    """A frame's position in its video, from its name (FRAME_PATTERN)."""
+    try:
+        return int(Path(path).stem)
+    except ValueError:
+        raise PainterlyError(f"{path}: not an extracted frame (000123.png); pass the frames extract_frames wrote") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -131,3 +132,11 @@ def load_frame(path: str | Path) -> np.ndarray:
     if frame is None:
         raise PainterlyError(f"{path}: not a readable frame; rerun extract_frames")
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
