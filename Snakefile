@@ -15,7 +15,7 @@ resource_scopes:
 
 wildcard_constraints:
     name=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    chunk=r"\d{4}",
+    chunk=r"\d+",
     key=r"[^/]+",
 
 

@@ -97,7 +97,7 @@ def main() -> None:
         Stylizer(base).targets([style]).save(tmp / "targets.pt")
 
         def painterly(out: Path, settings: Settings) -> None:
-            stylize_frames(tmp / "frames", 0, len(frames), tmp / "targets.pt", out, settings, progress=False)
+            stylize_frames(frame_paths(tmp / "frames", 0, len(frames)), tmp / "targets.pt", out, settings, progress=False)
 
         runs = {
             "(a) seed: independent, 400 Adam it": lambda out: (out.mkdir(), seed_method(frames, Path(args.style), out, device, args.seed_iterations)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import numpy as np
+import yaml
 
 from painterly.extract import ffmpeg_exe
 
@@ -46,10 +47,12 @@ def probe_output(path) -> dict:
     }
 
 
-def workflow_config(chunk_frames: int, **preset) -> str:
-    """config.yaml for a tiny run: sheet jobs.tsv, results/, one preset `tiny` of ``preset``."""
-    settings = ", ".join(f"{key}: {str(value).lower() if isinstance(value, bool) else value}" for key, value in preset.items())
-    return (
-        f"jobs: jobs.tsv\nresults: results\npreset: tiny\npresets:\n  tiny: {{{settings}}}\n"
-        f"chunk_frames: {chunk_frames}\nstylize: {{threads: 1, mem_mb: 1000, runtime: 10, gpu: 1}}\n"
-    )
+def workflow_config(chunk_frames: int, presets: dict | None = None, **preset) -> str:
+    """config.yaml for a tiny run: sheet jobs.tsv, results/, preset `tiny` of ``preset``
+    (the rows' default) and any other ``presets``."""
+    config = {
+        "jobs": "jobs.tsv", "results": "results", "preset": "tiny", "presets": {"tiny": preset, **(presets or {})},
+        "chunk_frames": chunk_frames, "extraction": {"fps": None},
+        "stylize": {"threads": 1, "mem_mb": 1000, "runtime": 10, "gpu": 1},
+    }
+    return yaml.safe_dump(config, sort_keys=False)

@@ -11,8 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
+
+from painterly.style_targets import StyleTargets
 
 from .conftest import CONTENT, REPO, STYLE
 from .media import probe_output, workflow_config, write_clip
@@ -77,14 +80,13 @@ def workspace(first_run, tmp_path):
 
 def test_first_run_makes_every_output(first_run):
     workdir, result = first_run
+    (targets,) = (workdir / "results/style_targets").glob("style-*.pt")  # one file, shared by both rows
     assert jobs_run(result) == sorted([
         "extract_frames[name=clip]",
         *[f"{rule}[name=clip, chunk={c}]" for c in ("0000", "0001", "0002") for rule in ("optical_flow", "stylize_frames")],
         "encode_video[name=clip]", "warp_error[name=clip]", "preview[name=clip]", "preview[name=photo]",
-        "stylize_image[name=photo]",
-        *[j for j in jobs_run(result) if j.startswith("style_targets")],
+        "stylize_image[name=photo]", f"style_targets[key={targets.stem}]",
     ])
-    assert sum(j.startswith("style_targets") for j in jobs_run(result)) == 1  # shared by both rows
     video = probe_output(workdir / "results/clip/clip.mp4")
     assert video["frames"] == 6 and video["fps"] == 10 and video["audio"]
     assert "h264" in video["video"] and "yuv420p" in video["video"]
@@ -155,7 +157,8 @@ def test_killed_run_resumes_and_redoes_only_unfinished_chunks(tmp_path):
     before = mtimes(styled)
     assert done and not (workdir / "results/clip/clip.mp4").exists()
 
-    result = snakemake(workdir, "--cores", "2")  # the plain command: no --unlock needed
+    snakemake(workdir, "--unlock")  # the README's one-liner after a kill
+    result = snakemake(workdir, "--cores", "2")
     redone = {j.split("chunk=")[1].rstrip("]") for j in jobs_run(result) if j.startswith("stylize_frames")}
     assert redone == {f"{i:04d}" for i in range(6)} - done
     after = mtimes(styled)
@@ -188,10 +191,77 @@ def test_lint_and_format_are_clean():
     assert fmt.returncode == 0, fmt.stderr
 
 
-def test_config_schema_knows_every_engine_setting():
-    import yaml
+BAD_SHEETS = {
+    "duplicate name": ("name\tinput\tstyles\nx\tphoto.png\tstyle.jpg\nx\tphoto.png\tstyle.jpg\n",
+                       "the name 'x' is used by two rows"),
+    "unknown preset": ("name\tinput\tstyles\tpreset\nx\tphoto.png\tstyle.jpg\tnope\n",
+                       "row 'x' asks for preset 'nope'"),
+    "misspelt column": ("name\tinput\tstyles\tstlye_weight\nx\tphoto.png\tstyle.jpg\t3\n",
+                        "unknown column 'stlye_weight'; did you mean 'style_weight'?"),
+    "fractional size": ("name\tinput\tstyles\tsize\nx\tphoto.png\tstyle.jpg\t40.5\n",
+                        "row 'x': size must be a whole number, not 40.5"),
+    "size below minimum": ("name\tinput\tstyles\tsize\nx\tphoto.png\tstyle.jpg\t8\n",
+                           "row 'x': size must be >= 16, not 8"),
+    "schema: bad start": ("name\tinput\tstyles\tstart\nx\tphoto.png\tstyle.jpg\t-3\n", "start"),
+}
 
-    from painterly.settings import Settings
 
-    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
-    assert set(schema["definitions"]["settings"]["properties"]) == set(Settings().to_dict())
+@pytest.mark.parametrize("case", BAD_SHEETS)
+def test_bad_sheets_are_refused_before_any_job(workspace, case):
+    sheet, message = BAD_SHEETS[case]
+    (workspace / "jobs.tsv").write_text(sheet)
+    result = snakemake(workspace, "-n", check=False)
+    assert result.returncode != 0 and message in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_sheet_columns_and_presets_reach_the_engine(tmp_path):
+    """start/end/fps, another preset, temporal: false, preserve_colors and a two-style blend,
+    each from its own sheet column, through the real workflow."""
+    workdir = tmp_path / "ws"
+    workdir.mkdir()
+    write_clip(workdir / "clip.mkv", frames=12)  # 10 fps
+    Image.open(STYLE).resize((48, 38)).save(workdir / "style.jpg")
+    Image.open(STYLE).resize((48, 38)).rotate(180).save(workdir / "style2.jpg")
+    Image.open(CONTENT).resize((48, 33)).save(workdir / "photo.png")
+    (workdir / "config.yaml").write_text(workflow_config(4, {"quick": {**TINY, "iterations": 2}}, **TINY))
+    header = "name\tinput\tstyles\tpreset\tstart\tend\tfps\ttemporal\tpreserve_colors\tstyle_blend\n"
+    rows = {
+        "cut": "cut\tclip.mkv\tstyle.jpg\tquick\t2\t10\t5\tfalse\t\t\n",
+        "photo": "photo\tphoto.png\tstyle.jpg,style2.jpg\t\t\t\t\t\ttrue\t1,3\n",
+    }
+    (workdir / "jobs.tsv").write_text(header + "".join(rows.values()))
+    result = snakemake(workdir, "-p")
+    log = result.stdout + result.stderr
+    video = probe_output(workdir / "results/cut/cut.mp4")
+    assert video["frames"] == 4 and video["fps"] == 5  # source frames 2..9, every other one
+    assert not [j for j in jobs_run(result) if j.startswith("optical_flow")]  # temporal: false
+    assert '"iterations": 2' in log and '"temporal": false' in log  # the `quick` preset and the column
+    (two_styles,) = [t for t in (workdir / "results/style_targets").glob("*.pt") if t.stem.startswith("style+style2-")]
+    assert StyleTargets.load(two_styles).meta["key"]["style_blend"] == [0.25, 0.75]
+    content = np.asarray(Image.open(workdir / "photo.png").convert("YCbCr"), dtype=float)
+    styled = np.asarray(Image.open(workdir / "results/photo/photo.png").resize((48, 33)).convert("YCbCr"), dtype=float)
+    assert np.abs(content[..., 1:] - styled[..., 1:]).mean() < 3  # colours kept: chroma of the photo
+    assert np.abs(content[..., 0] - styled[..., 0]).mean() > 5  # luminance stylized
+
+    rows["photo"] = rows["photo"].replace("1,3", "3,1")
+    (workdir / "jobs.tsv").write_text(header + "".join(rows.values()))
+    changed_blend = jobs_run(snakemake(workdir))
+    Image.open(STYLE).resize((48, 38)).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(workdir / "style2.jpg")
+    changed_style = jobs_run(snakemake(workdir))
+    for jobs in (changed_blend, changed_style):
+        assert [j.split("[")[0] for j in jobs] == ["preview", "style_targets", "stylize_image"], jobs
+    assert len(list((workdir / "results/style_targets").glob("style+style2-*.pt"))) == 3
+
+
+def test_settings_are_written_once():
+    """The CLI's flags are read off Settings, and no schema repeats a setting's type or limits."""
+    from painterly.cli import build_parser
+    from painterly.settings import FIELDS
+
+    image = build_parser()._subparsers._group_actions[0].choices["image"]
+    flags = {action.dest for action in image._actions if action.option_strings} - {"help", "output", "targets",
+                                                                                    "settings", "quiet"}
+    assert flags == set(FIELDS)
+    for path in (REPO / "workflow/schemas").glob("*.yaml"):
+        text = path.read_text()
+        assert not [name for name in FIELDS if f"\n  {name}:" in text or f"\n      {name}:" in text], path

@@ -7,24 +7,25 @@ In temporal mode the chunk is one chain (painterly.chains); its first frame star
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .chains import Chain, stylize_chains
+from .extract import frame_index
 from .io import atomic_dir
 from .settings import Settings
 from .style_targets import StyleTargets
 from .stylize import Stylizer
-from .extract import FRAME_PATTERN, frame_paths
 
 
-def stylize_frames(frames_dir, first: int, count: int, targets_path, out_dir, settings: Settings,
-                   progress=True, flow_dir=None) -> None:
-    """Stylize frames ``first .. first+count-1`` of ``frames_dir`` into ``out_dir`` (same names).
+def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=True, flow_dir=None) -> None:
+    """Stylize consecutive ``frames`` (PNG paths, in order) into ``out_dir``, same names.
 
     ``flow_dir`` holds the chunk's precomputed flows (``optical_flow`` rule); without it,
     temporal mode computes them here. ``out_dir`` appears only when the whole chunk is done.
     """
+    frames = [Path(frame) for frame in frames]
     targets = StyleTargets.load(targets_path)
     stylizer = Stylizer(settings)
-    frames = frame_paths(frames_dir, first, count)
     with atomic_dir(out_dir) as tmp:
-        outputs = [tmp / FRAME_PATTERN.format(first + offset) for offset in range(count)]
-        stylize_chains(stylizer, targets, [Chain(frames, outputs, flow_dir, first)], progress)
+        outputs = [tmp / frame.name for frame in frames]
+        stylize_chains(stylizer, targets, [Chain(frames, outputs, flow_dir, frame_index(frames[0]))], progress)

@@ -2,7 +2,7 @@ rule encode_video:
     input:
         chunks=styled_chunks,
         meta=f"{RESULTS}/{{name}}/frames.json",
-        source=lambda wildcards: row(wildcards.name)["input"],
+        source=ROW_INPUT,
     output:
         f"{RESULTS}/{{name}}/{{name}}.mp4",
     log:

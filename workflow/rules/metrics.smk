@@ -1,8 +1,6 @@
 rule warp_error:
     input:
-        frames=lambda wildcards: checkpoints.extract_frames.get(
-            name=wildcards.name
-        ).output.frames,
+        frames=lambda wildcards: extracted(wildcards.name).frames,
         stylized=styled_chunks,
     output:
         f"{RESULTS}/{{name}}/warp_error.tsv",
