@@ -19,15 +19,25 @@ def frame_pixels(index: int, width: int = 64, height: int = 48, variant: int = 0
     return frame
 
 
-def write_clip(path, frames: int = 6, fps: int = 10, audio: bool = True, changed=(), extra_args=()) -> None:
-    """A lossless FFV1 clip (with a 440 Hz sine track); frames in ``changed`` get another colour."""
+def second_shot_pixels(index: int, width: int = 64, height: int = 48) -> np.ndarray:
+    """Another scene (a cut away from frame_pixels): dark random blocks panning left."""
+    blocks = np.random.default_rng(7).integers(0, 60, (height // 4, width // 4 + 8, 3), dtype=np.uint8)
+    texture = np.kron(blocks, np.ones((4, 4, 1), dtype=np.uint8))
+    return np.ascontiguousarray(texture[:, 2 * index : 2 * index + width])
+
+
+def write_clip(path, frames: int = 6, fps: int = 10, audio: bool = True, changed=(), extra_args=(),
+               cut_at: int | None = None) -> None:
+    """A lossless FFV1 clip (with a 440 Hz sine track); frames in ``changed`` get another
+    colour; from frame ``cut_at`` on, another scene (second_shot_pixels)."""
     height, width = frame_pixels(0).shape[:2]
     command = [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
                "-r", str(fps), "-i", "-"]
     if audio:
         command += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={frames / fps}", "-c:a", "flac"]
     command += ["-c:v", "ffv1", "-pix_fmt", "bgr0", *extra_args, str(path)]
-    data = b"".join(frame_pixels(i, variant=int(i in changed)).tobytes() for i in range(frames))
+    data = b"".join((second_shot_pixels(i) if cut_at is not None and i >= cut_at else
+                     frame_pixels(i, variant=int(i in changed))).tobytes() for i in range(frames))
     subprocess.run(command, input=data, check=True)
 
 
@@ -47,12 +57,12 @@ def probe_output(path) -> dict:
     }
 
 
-def workflow_config(chunk_frames: int, presets: dict | None = None, **preset) -> str:
+def workflow_config(chunk_frames: int, presets: dict | None = None, seam_frames: int = 0, **preset) -> str:
     """config.yaml for a tiny run: sheet jobs.tsv, results/, preset `tiny` of ``preset``
     (the rows' default) and any other ``presets``."""
     config = {
         "jobs": "jobs.tsv", "results": "results", "preset": "tiny", "presets": {"tiny": preset, **(presets or {})},
-        "chunk_frames": chunk_frames, "extraction": {"fps": None},
+        "chunk_frames": chunk_frames, "seam_frames": seam_frames, "cut_threshold": 0.35, "extraction": {"fps": None},
         "stylize": {"threads": 1, "mem_mb": 1000, "runtime": 10, "gpu": 1},
     }
     return yaml.safe_dump(config, sort_keys=False)

@@ -52,7 +52,7 @@ def test_encode_keeps_fps_frames_and_audio_with_odd_sizes(tmp_path, clip):
     meta = extract_frames(clip, tmp_path / "frames", tmp_path / "meta.json", size=33)  # 33x25: odd
     assert (meta["width"], meta["height"]) == (33, 25)
     out = tmp_path / "out.mp4"
-    encode_video([tmp_path / "frames"], tmp_path / "meta.json", out, audio_source=clip)
+    encode_video(sorted((tmp_path / "frames").glob("*.png")), tmp_path / "meta.json", out, audio_source=clip)
     info = probe_output(out)
     assert info["frames"] == 8 and info["fps"] == 10 and info["audio"]
     assert "h264" in info["video"] and "yuv420p" in info["video"] and "34x26" in info["video"]

@@ -84,7 +84,8 @@ def test_first_run_makes_every_output(first_run):
     assert jobs_run(result) == sorted([
         "extract_frames[name=clip]",
         *[f"{rule}[name=clip, chunk={c}]" for c in ("0000", "0001", "0002") for rule in ("optical_flow", "stylize_frames")],
-        "encode_video[name=clip]", "warp_error[name=clip]", "preview[name=clip]", "preview[name=photo]",
+        "find_shots[name=clip]", "encode_video[name=clip]", "warp_error[name=clip]", "preview[name=clip]",
+        "preview[name=photo]",
         "stylize_image[name=photo]", f"style_targets[key={targets.stem}]",
     ])
     video = probe_output(workdir / "results/clip/clip.mp4")
@@ -109,8 +110,10 @@ def test_changed_source_frames_restylize_only_their_chunk(workspace):
     write_clip(workspace / "clip.mkv", frames=6, changed=(4, 5))  # lossless: frames 0-3 keep their bytes
     result = snakemake(workspace)
     assert jobs_run(result) == [
-        "encode_video[name=clip]", "extract_frames[name=clip]", "optical_flow[name=clip, chunk=0002]",
-        "stylize_frames[name=clip, chunk=0002]", "warp_error[name=clip]",
+        "encode_video[name=clip]", "extract_frames[name=clip]", "find_shots[name=clip]",
+        "optical_flow[name=clip, chunk=0002]",
+        # The preview reruns too: its input, the first frame, was re-extracted.
+        "preview[name=clip]", "stylize_frames[name=clip, chunk=0002]", "warp_error[name=clip]",
     ]
     after = mtimes(workspace / "results/clip/styled")
     unchanged = [k for k in before if k.startswith(("0000/", "0001/"))]

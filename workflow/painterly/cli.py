@@ -99,7 +99,8 @@ def _run_stylize_frames(args) -> None:
     from .chunk import stylize_frames
 
     torch.set_num_threads(args.threads)
-    stylize_frames(args.frames, args.targets, args.output, settings_from_args(args), not args.quiet, args.flows)
+    stylize_frames(args.frames, args.targets, args.output, settings_from_args(args), not args.quiet, args.flows,
+                   args.lead_in)
 
 
 def _run_optical_flow(args) -> None:
@@ -111,13 +112,29 @@ def _run_optical_flow(args) -> None:
 def _run_warp_error(args) -> None:
     from .metrics import write_warp_error_table
 
-    write_warp_error_table(args.frames_dir, args.stylized, args.output)
+    from .seams import final_frames
+
+    write_warp_error_table(args.frames_dir, final_frames(args.stylized, args.seams), args.output)
+
+
+def _run_find_shots(args) -> None:
+    from .shots import find_shots
+
+    find_shots(args.frames_dir, args.threshold, args.output)
+
+
+def _run_seam(args) -> None:
+    from .seams import cross_fade
+
+    cross_fade(args.earlier, args.later, args.output)
 
 
 def _run_encode(args) -> None:
     from .encode import encode_video
 
-    encode_video(args.chunks, args.meta, args.output, args.audio)
+    from .seams import final_frames
+
+    encode_video(final_frames(args.chunks, args.seams), args.meta, args.output, args.audio)
 
 
 def _run_preview(args) -> None:
@@ -167,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     chunk = commands.add_parser("stylize-frames", help="(workflow) stylize a run of frames in one process", formatter_class=formatter)
     chunk.add_argument("frames", nargs="+", help="the chunk's consecutive frames, in order")
+    chunk.add_argument("--lead-in", type=int, default=0, help="the first N frames are a run-up, written to lead-in/")
     chunk.add_argument("--targets", required=True)
     chunk.add_argument("-o", "--output", required=True, help="directory to write")
     chunk.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
@@ -183,12 +201,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     metric = commands.add_parser("warp-error", help="(workflow) temporal consistency of a stylized video", formatter_class=formatter)
     metric.add_argument("frames_dir", help="the input frames")
-    metric.add_argument("stylized", nargs="+", help="directories of stylized frames, in order")
+    metric.add_argument("stylized", nargs="+", help="the chunks' directories of stylized frames")
+    metric.add_argument("--seams", nargs="*", default=[], help="the seams' directories of cross-faded frames")
     metric.add_argument("-o", "--output", required=True, help="TSV table to write")
     metric.set_defaults(run=_run_warp_error)
 
+    shots = commands.add_parser("find-shots", help="(workflow) where a video's shots begin", formatter_class=formatter)
+    shots.add_argument("frames_dir")
+    shots.add_argument("--threshold", type=float, required=True, help="a cut where fewer pixels than this are explained")
+    shots.add_argument("-o", "--output", required=True, help="JSON file to write")
+    shots.set_defaults(run=_run_find_shots)
+
+    seam = commands.add_parser("seam", help="(workflow) cross-fade a chunk's lead-in into the chunk before", formatter_class=formatter)
+    seam.add_argument("earlier", help="the earlier chunk's directory")
+    seam.add_argument("later", help="the later chunk's directory (with lead-in/)")
+    seam.add_argument("-o", "--output", required=True, help="directory to write")
+    seam.set_defaults(run=_run_seam)
+
     encode = commands.add_parser("encode", help="(workflow) encode stylized frames to MP4", formatter_class=formatter)
-    encode.add_argument("chunks", nargs="+", help="directories of stylized frames, in order")
+    encode.add_argument("chunks", nargs="+", help="the chunks' directories of stylized frames")
+    encode.add_argument("--seams", nargs="*", default=[], help="the seams' directories of cross-faded frames")
     encode.add_argument("--meta", required=True)
     encode.add_argument("--audio", default=None, help="source whose audio to mux back")
     encode.add_argument("-o", "--output", required=True)

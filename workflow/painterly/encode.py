@@ -13,15 +13,15 @@ from .extract import FRAME_PATTERN, ffmpeg_exe
 from .io import atomic_path
 
 
-def encode_video(frame_dirs, meta_path, output, audio_source=None, crf: int = 18) -> None:
-    """Encode the PNGs of ``frame_dirs`` (in order) to H.264 MP4 at the extraction's fps.
+def encode_video(frames, meta_path, output, audio_source=None, crf: int = 18) -> None:
+    """Encode the stylized PNG ``frames`` (in order) to H.264 MP4 at the extraction's fps.
 
     Frames reach ffmpeg through one numbered pattern in a directory of links, never as
     arguments; the source's audio, trimmed to the extracted range, is muxed back.
     """
     meta = json.loads(Path(meta_path).read_text())
     output = Path(output)
-    frames = sorted(p for d in frame_dirs for p in Path(d).glob("*.png"))
+    frames = [Path(frame) for frame in frames]
     if len(frames) != meta["frame_count"]:
         raise PainterlyError(f"{output}: {len(frames)} stylized frames for {meta['frame_count']} extracted; rerun the workflow")
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=".encode.") as links:

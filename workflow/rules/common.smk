@@ -14,12 +14,14 @@ from painterly import settings as engine_settings
 from painterly.errors import PainterlyError
 from painterly.extract import is_video
 from painterly.io import load_image
+from painterly.shots import plan_chunks
 from painterly.style_targets import key_digest, targets_key
 
 validate(config, schema="../schemas/config.schema.yaml")
 
 RESULTS = config["results"]
 CHUNK = config["chunk_frames"]
+SEAM = config["seam_frames"]
 # Jobs run the engine (`python -m painterly`) from this checkout, so an env needs only its
 # dependencies and a run never picks up another installed version of painterly.
 # (Braces doubled twice: once for the f-string, once for Snakemake's formatting.)
@@ -151,18 +153,42 @@ def extracted(name):
     return checkpoints.extract_frames.get(name=name).output
 
 
+def chunk_plan(name):
+    """The video's chunks (painterly.shots): borders at cuts, long shots split evenly."""
+    found = json.loads(
+        Path(checkpoints.find_shots.get(name=name).output[0]).read_text()
+    )
+    return plan_chunks(found["frame_count"], found["cuts"], CHUNK, SEAM)
+
+
 def chunk_ids(name):
-    count = json.loads(Path(extracted(name).meta).read_text())["frame_count"]
-    return [f"{i:04d}" for i in range(math.ceil(count / CHUNK))]
+    return [f"{i:04d}" for i in range(len(chunk_plan(name)))]
+
+
+def chunk_of(wildcards):
+    return chunk_plan(wildcards.name)[int(wildcards.chunk)]
 
 
 def chunk_frames(wildcards):
-    """The chunk's frames: its inputs, and (in order) what the job stylizes."""
-    frames_dir = extracted(wildcards.name).frames
-    first = int(wildcards.chunk) * CHUNK
-    count = json.loads(Path(extracted(wildcards.name).meta).read_text())["frame_count"]
+    """The chunk's frames, lead-in first: its inputs, and (in order) what the job stylizes."""
+    chunk = chunk_of(wildcards)
     return [
-        f"{frames_dir}/{i:06d}.png" for i in range(first, min(first + CHUNK, count))
+        f"{RESULTS}/{wildcards.name}/frames/{i:06d}.png"
+        for i in range(chunk.start, chunk.end)
+    ]
+
+
+def previous_chunk(wildcards):
+    return f"{RESULTS}/{wildcards.name}/styled/{int(wildcards.chunk) - 1:04d}"
+
+
+def seams(wildcards):
+    """A seam for every chunk with a lead-in (a border inside a shot)."""
+    plan = chunk_plan(wildcards.name)
+    return [
+        f"{RESULTS}/{wildcards.name}/seams/{i:04d}"
+        for i, chunk in enumerate(plan)
+        if chunk.lead_in
     ]
 
 

@@ -1,6 +1,7 @@
 rule encode_video:
     input:
         chunks=styled_chunks,
+        seams=seams,
         meta=f"{RESULTS}/{{name}}/frames.json",
         source=ROW_INPUT,
     output:
@@ -10,5 +11,5 @@ rule encode_video:
     conda:
         "../../envs/video.yaml"
     shell:
-        "python -m painterly encode {input.chunks:q} --meta {input.meta:q} --audio {input.source:q}"
+        "python -m painterly encode {input.chunks:q} --seams {input.seams:q} --meta {input.meta:q} --audio {input.source:q}"
         " -o {output:q} > {log:q} 2>&1"

@@ -19,9 +19,11 @@ rule stylize_frames:
     params:
         settings=settings_json,
         flows=lambda wildcards, input: ["--flows", input.flows] if input.flows else [],
+        lead_in=lambda wildcards: chunk_of(wildcards).lead_in,
     shell:
         "python -m painterly stylize-frames {input.frames:q} --targets {input.targets:q} -o {output:q}"
-        " --threads {threads} --settings {params.settings:q} {params.flows:q} --quiet > {log:q} 2>&1"
+        " --lead-in {params.lead_in} --threads {threads} --settings {params.settings:q} {params.flows:q} --quiet"
+        " > {log:q} 2>&1"
 
 
 rule stylize_image:
