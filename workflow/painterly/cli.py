@@ -7,7 +7,7 @@ import json
 import sys
 import warnings
 
-from .errors import PainterlyError
+from .errors import ERROR_PREFIX, PainterlyError
 from .settings import Settings
 
 DEFAULTS = Settings()
@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     video = commands.add_parser("video", help="stylize one video through the workflow", formatter_class=formatter)
     video.add_argument("input", help="the video to repaint")
     video.add_argument("styles", nargs="+", metavar="style", help="one or more style images")
-    video.add_argument("-o", "--output", required=True, help="output .mp4")
+    video.add_argument("-o", "--output", required=True, help="output .mp4 (H.264), .mov (ProRes), .webm (VP9) or .gif")
     video.add_argument("--preset", default=None, help="a preset of config.yaml (default: its `preset`)")
     video.add_argument("--cores", type=int, default=4, help="cores Snakemake may use")
     _add_style_settings(video)
@@ -206,11 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     metric.add_argument("-o", "--output", required=True, help="TSV table to write")
     metric.set_defaults(run=_run_warp_error)
 
-    encode = commands.add_parser("encode", help="(workflow) encode stylized frames to MP4", formatter_class=formatter)
+    encode = commands.add_parser("encode", help="(workflow) encode stylized frames to a video", formatter_class=formatter)
     encode.add_argument("chunks", nargs="+", help="directories of stylized frames, in order")
     encode.add_argument("--meta", required=True)
     encode.add_argument("--audio", default=None, help="source whose audio to mux back")
-    encode.add_argument("-o", "--output", required=True)
+    encode.add_argument("-o", "--output", required=True, help="video to write; its suffix (.mp4, .mov, .webm, .gif) picks the format")
     encode.set_defaults(run=_run_encode)
 
     preview = commands.add_parser("preview", help="(workflow) side-by-side still", formatter_class=formatter)
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.run(args)
     except PainterlyError as error:
-        print(f"painterly: error: {error}", file=sys.stderr)
+        print(f"{ERROR_PREFIX}{error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("painterly: interrupted; no output written", file=sys.stderr)

@@ -1,12 +1,17 @@
+from painterly.encode import FORMATS
+
+
 rule encode_video:
     input:
         chunks=styled_chunks,
         meta=f"{RESULTS}/{{name}}/frames.json",
         source=lambda wildcards: row(wildcards.name)["input"],
     output:
-        f"{RESULTS}/{{name}}/{{name}}.mp4",
+        f"{RESULTS}/{{name}}/{{name}}.{{suffix}}",
     log:
-        f"{RESULTS}/logs/{{name}}/encode_video.log",
+        f"{RESULTS}/logs/{{name}}/encode_video.{{suffix}}.log",
+    wildcard_constraints:
+        suffix="|".join(FORMATS),
     conda:
         "../../envs/video.yaml"
     shell:
