@@ -77,6 +77,15 @@ def test_variable_frame_rate_range_and_subsampling(tmp_path, vfr_clip):
     assert kept == pytest.approx([0.0, 0.4, 0.8, 1.0, 1.48, 1.84, 2.0, 2.36, 2.76]) and meta["duration_seconds"] == 3.0
 
 
+def test_b_frames_in_avi_keep_their_display_times(tmp_path, clip):
+    """AVI stamps pictures with their packets' pts in decode order; times must still run 0.1 s apart."""
+    avi = tmp_path / "bframes.avi"
+    ffmpeg("-i", clip, "-c:v", "libx264", "-bf", "2", "-c:a", "mp3", avi)
+    meta = extract_frames(avi, tmp_path / "f", tmp_path / "f.json", size=32)
+    assert meta["frame_count"] == 8 and frame_times(meta) == pytest.approx([i / 10 for i in range(8)])
+    assert meta["duration_seconds"] == pytest.approx(0.8)
+
+
 def test_rotation_metadata_is_applied(tmp_path, clip):
     plain, rotated = tmp_path / "plain.mp4", tmp_path / "rotated.mp4"
     ffmpeg("-i", clip, "-c:v", "libx264", "-an", plain)

@@ -13,8 +13,10 @@ ffmpeg binary of the ``imageio-ffmpeg`` wheel (see ``encode.py``).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
+import heapq
 import json
 import math
 import os
@@ -32,6 +34,7 @@ from .io import atomic_dir, atomic_path
 
 FRAME_PATTERN = "{:06d}.png"
 FIX_DAMAGED = "copy or export the video again"
+REORDER_WINDOW = 16
 
 
 def ffmpeg_exe() -> str:
@@ -90,6 +93,26 @@ class _Video:
         demuxer = [message for _, source, message in self.errors if source == self.container.format.name]
         if demuxer:
             raise self._damaged(count, _first_line(demuxer[-1]))
+
+    def timed_frames(self) -> Iterator[tuple[int | None, av.VideoFrame]]:
+        """Each picture with its presentation time (pts in the stream's time base, or None).
+
+        Decoders hand out pictures in display order, but some files (AVIs with B-frames)
+        stamp them with their packets' pts in decode order: the times are the right set,
+        on the wrong pictures. So the k-th picture gets the k-th smallest time, taken from
+        a window wider than any decoder reorders (H.264 holds at most 16 pictures).
+        """
+        times: list[int] = []
+        pending: collections.deque = collections.deque()
+        for frame in self.frames():
+            time = frame.pts if frame.pts is not None else frame.dts
+            if time is not None:
+                heapq.heappush(times, time)
+            pending.append(frame)
+            if len(pending) > REORDER_WINDOW:
+                yield (heapq.heappop(times) if times else None), pending.popleft()
+        while pending:
+            yield (heapq.heappop(times) if times else None), pending.popleft()
 
     def _damaged(self, count: int, cause: str) -> PainterlyError:
         return PainterlyError(f"{self.path}: damaged or cut short after {count} frames ({cause}); {FIX_DAMAGED}")
@@ -207,20 +230,21 @@ def extract_frames(source, frames_dir, meta_path, size: int, fps: float | None =
         raise PainterlyError(f"{source}: end {end} is not after start {start}; set end > start in the sheet")
     subsampler = _Subsampler(fps)
     kept: list[int] = []
-    decoded, end_pts = 0, None
+    decoded, previous_pts, end_pts = 0, None, 0
     with _open_video(source) as video, atomic_dir(frames_dir) as tmp:
         time_base = video.stream.time_base
         rate = video.stream.average_rate or video.stream.guessed_rate
         default_ticks = max(1, round(1 / (rate * time_base))) if rate else 1
-        for frame in video.frames():
-            pts = frame.pts if frame.pts is not None else (end_pts or 0)
+        for pts, frame in video.timed_frames():
+            # One without a time, or stamped no later than the last, shows right after the last.
+            if pts is None or (previous_pts is not None and pts <= previous_pts):
+                pts = end_pts
             if end is not None and decoded >= end:
                 end_pts = pts  # the range ends where its first left-out frame begins
                 break
             decoded += 1
-            end_pts = pts + (frame.duration or default_ticks)
-            # A picture stamped no later than the last kept one would never be shown.
-            if decoded <= start or (kept and pts <= kept[-1]) or not subsampler.keep(pts * time_base):
+            previous_pts, end_pts = pts, pts + (frame.duration or default_ticks)
+            if decoded <= start or not subsampler.keep(pts * time_base):
                 continue
             picture = _upright(frame)
             if not kept:
