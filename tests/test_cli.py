@@ -9,6 +9,7 @@ from PIL import Image
 from painterly.cli import main
 
 from .conftest import CONTENT, STYLE
+from .media import write_clip
 
 TINY = ["--size", "48", "--pyramid-min-size", "24", "--iterations", "8", "--device", "cpu", "--quiet"]
 
@@ -87,3 +88,30 @@ def test_diverging_loss_is_reported_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "the loss became" in err and "24x" in err and "lower --style-weight" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("case, message", [
+    ("still", "is a still image, not a video; stylize it with `painterly image`"),
+    ("avi", "cannot write .avi; end the name in .mp4, .mov, .webm, .gif"),
+    ("directory", "is a directory; give an output file name ending in .mp4, .mov, .webm, .gif"),
+    ("not_media", "not a video or image painterly can read"),
+])
+def test_video_refuses_bad_input_or_output_before_any_work(tmp_path, capsys, case, message):
+    source, out = tmp_path / "clip.mkv", tmp_path / "out.mp4"
+    write_clip(source, frames=2)
+    if case == "still":
+        source = tmp_path / "photo.mp4"
+        Image.open(CONTENT).save(source, format="PNG")
+    elif case == "avi":
+        out = tmp_path / "out.avi"
+    elif case == "directory":
+        out = tmp_path / "folder"
+        out.mkdir()
+    elif case == "not_media":
+        source = tmp_path / "noise.mp4"
+        source.write_bytes(os.urandom(4096))
+    before = set(tmp_path.iterdir())
+    assert run("video", source, STYLE, "-o", out) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("painterly: error: ") and message in err and err.count("\n") == 1
+    assert set(tmp_path.iterdir()) == before  # no work directory, no output

@@ -84,7 +84,7 @@ def test_first_run_makes_every_output(first_run):
     assert jobs_run(result) == sorted([
         "extract_frames[name=clip]",
         *[f"{rule}[name=clip, chunk={c}]" for c in ("0000", "0001", "0002") for rule in ("optical_flow", "stylize_frames")],
-        "find_shots[name=clip]", "encode_video[name=clip]", "warp_error[name=clip]", "preview[name=clip]",
+        "find_shots[name=clip]", "encode_video[name=clip, suffix=mp4]", "warp_error[name=clip]", "preview[name=clip]",
         "preview[name=photo]",
         "stylize_image[name=photo]", f"style_targets[key={targets.stem}]",
     ])
@@ -110,7 +110,7 @@ def test_changed_source_frames_restylize_only_their_chunk(workspace):
     write_clip(workspace / "clip.mkv", frames=6, changed=(4, 5))  # lossless: frames 0-3 keep their bytes
     result = snakemake(workspace)
     assert jobs_run(result) == [
-        "encode_video[name=clip]", "extract_frames[name=clip]", "find_shots[name=clip]",
+        "encode_video[name=clip, suffix=mp4]", "extract_frames[name=clip]", "find_shots[name=clip]",
         "optical_flow[name=clip, chunk=0002]",
         # The preview reruns too: its input, the first frame, was re-extracted.
         "preview[name=clip]", "stylize_frames[name=clip, chunk=0002]", "warp_error[name=clip]",
@@ -177,14 +177,34 @@ def test_bad_sheet_names_the_file_and_the_fix(workspace):
     assert "row 'ghost' names 'missing.mp4', which does not exist; fix the path" in result.stdout + result.stderr
 
 
+def painterly_video(source: Path, out: Path, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "painterly", "video", str(source), str(STYLE), "-o", str(out),
+                           "--size", "32", "--iterations", "2", "--pyramid-min-size", "32", "--device", "cpu",
+                           "--cores", "2"], check=check, capture_output=True, text=True, timeout=600)
+
+
 def test_painterly_video_runs_the_same_workflow(tmp_path):
     write_clip(tmp_path / "clip.mkv", frames=4)
-    out = tmp_path / "out" / "styled.mp4"
-    subprocess.run([sys.executable, "-m", "painterly", "video", str(tmp_path / "clip.mkv"), str(STYLE), "-o", str(out),
-                    "--size", "32", "--iterations", "2", "--pyramid-min-size", "32", "--device", "cpu", "--cores", "2"],
-                   check=True, capture_output=True, timeout=600)
-    info = probe_output(out)
+    painterly_video(tmp_path / "clip.mkv", tmp_path / "out" / "styled.mp4")
+    info = probe_output(tmp_path / "out" / "styled.mp4")
     assert info["frames"] == 4 and info["audio"]
+    # Another format of the same output name reuses the stylized frames: only the encoding runs.
+    result = painterly_video(tmp_path / "clip.mkv", tmp_path / "out" / "styled.gif")
+    assert jobs_run(result) == ["encode_video[name=styled, suffix=gif]"]
+    info = probe_output(tmp_path / "out" / "styled.gif")
+    assert info["frames"] == 4 and "Video: gif" in info["video"] and not info["audio"]
+
+
+def test_painterly_video_prints_the_failed_jobs_cause(tmp_path):
+    source = tmp_path / "cut.mkv"
+    write_clip(source, frames=30)
+    source.write_bytes(source.read_bytes()[: source.stat().st_size // 2])  # plays, then stops mid-file
+    result = painterly_video(source, tmp_path / "cut.mp4", check=False)
+    log = tmp_path / ".painterly/cut/results/logs/cut/extract_frames.log"
+    cause = log.read_text().strip().splitlines()[-1]
+    assert result.returncode == 2 and cause.startswith(f"painterly: error: {source}: damaged or cut short after 15 frames")
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == f"{cause} (log: {log})" and not (tmp_path / "cut.mp4").exists()
 
 
 def test_lint_and_format_are_clean():

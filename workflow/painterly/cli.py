@@ -7,8 +7,8 @@ import json
 import sys
 import warnings
 
-from .errors import PainterlyError
 from . import settings
+from .errors import ERROR_PREFIX, PainterlyError
 from .settings import Settings
 
 DEFAULTS = Settings()
@@ -131,7 +131,6 @@ def _run_seam(args) -> None:
 
 def _run_encode(args) -> None:
     from .encode import encode_video
-
     from .seams import final_frames
 
     encode_video(final_frames(args.chunks, args.seams), args.meta, args.output, args.audio)
@@ -160,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     video = commands.add_parser("video", help="stylize one video through the workflow", formatter_class=formatter)
     video.add_argument("input", help="the video to repaint")
     video.add_argument("styles", nargs="+", metavar="style", help="one or more style images")
-    video.add_argument("-o", "--output", required=True, help="output .mp4")
+    video.add_argument("-o", "--output", required=True, help="output .mp4 (H.264), .mov (ProRes), .webm (VP9) or .gif")
     video.add_argument("--preset", default=None, help="a preset of config.yaml (default: its `preset`)")
     video.add_argument("--cores", type=int, default=4, help="cores Snakemake may use")
     add_setting_flags(video, settings.FIELDS)
@@ -218,12 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     seam.add_argument("-o", "--output", required=True, help="directory to write")
     seam.set_defaults(run=_run_seam)
 
-    encode = commands.add_parser("encode", help="(workflow) encode stylized frames to MP4", formatter_class=formatter)
+    encode = commands.add_parser("encode", help="(workflow) encode stylized frames to a video", formatter_class=formatter)
     encode.add_argument("chunks", nargs="+", help="the chunks' directories of stylized frames")
     encode.add_argument("--seams", nargs="*", default=[], help="the seams' directories of cross-faded frames")
     encode.add_argument("--meta", required=True)
     encode.add_argument("--audio", default=None, help="source whose audio to mux back")
-    encode.add_argument("-o", "--output", required=True)
+    encode.add_argument("-o", "--output", required=True, help="video to write; its suffix (.mp4, .mov, .webm, .gif) picks the format")
     encode.set_defaults(run=_run_encode)
 
     preview = commands.add_parser("preview", help="(workflow) side-by-side still", formatter_class=formatter)
@@ -240,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.run(args)
     except PainterlyError as error:
-        print(f"painterly: error: {error}", file=sys.stderr)
+        print(f"{ERROR_PREFIX}{error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("painterly: interrupted; no output written", file=sys.stderr)

@@ -1,7 +1,10 @@
 """``painterly video``: the workflow itself, run on a one-row sheet.
 
 No second pipeline: a work directory beside the output holds the sheet, the config and
-Snakemake's state, so running the same command again reuses every finished step.
+Snakemake's state, so running the same command again reuses every finished step, and
+asking for another format of the same output name only encodes again. Snakemake is
+asked for the video alone (no preview or warp error table); when a job fails, its
+log's last line, the cause, is printed.
 """
 
 from __future__ import annotations
@@ -10,11 +13,14 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import yaml
 
-from .errors import PainterlyError
+from .encode import output_format
+from .errors import ERROR_PREFIX, PainterlyError
+from .extract import is_video, probe
 from .io import atomic_path
 from .settings import Settings
 
@@ -25,9 +31,14 @@ def run_video(source, styles, output, overrides: dict, cores: int = 4, preset: s
     snakefile = REPO / "Snakefile"
     if not snakefile.is_file():
         raise PainterlyError(f"{snakefile}: the workflow is missing; install painterly from its checkout (pip install -e .)")
+    # Everything that can be refused is refused here, before any work.
+    kind = output_format(output)
     for path in [source, *styles]:
         if not Path(path).is_file():
             raise PainterlyError(f"{path}: no such file; check the path")
+    if not is_video(source):
+        raise PainterlyError(f"{source}: is a still image, not a video; stylize it with `painterly image`")
+    probe(source)
     base = yaml.safe_load((REPO / "config.yaml").read_text())
     preset = preset or base["preset"]
     if preset not in base["presets"]:
@@ -43,10 +54,26 @@ def run_video(source, styles, output, overrides: dict, cores: int = 4, preset: s
     styles = ",".join(str(Path(style).resolve()) for style in styles)
     (workdir / "jobs.tsv").write_text(f"name\tinput\tstyles\n{name}\t{Path(source).resolve()}\t{styles}\n")
 
+    result = f"results/{name}/{name}.{kind}"
     command = ["snakemake", "--snakefile", str(snakefile), "--directory", str(workdir),
-               "--configfile", str(workdir / "config.yaml"), "--cores", str(cores)]
+               "--configfile", str(workdir / "config.yaml"), "--cores", str(cores), result]
+    started = time.time()
     if subprocess.run(command, cwd=REPO).returncode != 0:
-        raise PainterlyError(f"the workflow failed; see the logs in {workdir / 'results' / 'logs'}")
+        raise PainterlyError(failure_cause(workdir / "results" / "logs", started))
     with atomic_path(output) as tmp:
-        shutil.copyfile(workdir / "results" / name / f"{name}.mp4", tmp)
+        shutil.copyfile(workdir / result, tmp)
     os.utime(output)
+
+
+def failure_cause(logs: Path, since: float) -> str:
+    """The one-line cause a failed job of this run left as its log's last line, naming the log.
+
+    The rules send a job's output to its log, and the command line ends a failure with one
+    ERROR_PREFIX line (or Python with a traceback's last line).
+    """
+    written = [log for log in logs.rglob("*.log") if log.stat().st_mtime >= since]
+    for log in sorted(written, key=lambda log: log.stat().st_mtime, reverse=True):
+        lines = log.read_text(errors="replace").strip().splitlines()
+        if lines and (lines[-1].startswith(ERROR_PREFIX) or "Traceback (most recent call last):" in lines):
+            return f"{lines[-1].removeprefix(ERROR_PREFIX)} (log: {log})"
+    return f"the workflow failed; Snakemake's messages above say where, the job logs are in {logs}"

@@ -1,3 +1,6 @@
+from painterly.encode import FORMATS
+
+
 rule encode_video:
     input:
         chunks=styled_chunks,
@@ -5,9 +8,11 @@ rule encode_video:
         meta=f"{RESULTS}/{{name}}/frames.json",
         source=ROW_INPUT,
     output:
-        f"{RESULTS}/{{name}}/{{name}}.mp4",
+        f"{RESULTS}/{{name}}/{{name}}.{{suffix}}",
     log:
-        f"{RESULTS}/logs/{{name}}/encode_video.log",
+        f"{RESULTS}/logs/{{name}}/encode_video.{{suffix}}.log",
+    wildcard_constraints:
+        suffix="|".join(FORMATS),
     conda:
         "../../envs/video.yaml"
     shell:
