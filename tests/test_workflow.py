@@ -207,6 +207,25 @@ def test_painterly_video_prints_the_failed_jobs_cause(tmp_path):
     assert last == f"{cause} (log: {log})" and not (tmp_path / "cut.mp4").exists()
 
 
+def test_painterly_video_resumes_after_kill_and_refuses_a_second_run(tmp_path):
+    write_clip(tmp_path / "clip.mkv", frames=6)
+    out = tmp_path / "out" / "styled.mp4"
+    command = [sys.executable, "-m", "painterly", "video", str(tmp_path / "clip.mkv"), str(STYLE), "-o", str(out),
+               "--size", "32", "--iterations", "60", "--frame-iterations", "30", "--pyramid-min-size", "32",
+               "--device", "cpu", "--cores", "1"]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    styled = tmp_path / "out/.painterly/styled/results/styled/styled"
+    deadline = time.monotonic() + 300
+    while not list(styled.glob(".*.partial/*.png")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 2 and "another `painterly video` is making this output" in second.stderr
+    os.killpg(first.pid, signal.SIGKILL)  # leaves Snakemake's lock and a half-made chunk behind
+    first.wait()
+    subprocess.run(command, check=True, capture_output=True, timeout=900)  # the same command again
+    assert probe_output(out)["frames"] == 6
+
+
 def test_lint_and_format_are_clean():
     lint = subprocess.run(["snakemake", "--lint"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
