@@ -115,3 +115,28 @@ def test_video_refuses_bad_input_or_output_before_any_work(tmp_path, capsys, cas
     err = capsys.readouterr().err
     assert err.startswith("painterly: error: ") and message in err and err.count("\n") == 1
     assert set(tmp_path.iterdir()) == before  # no work directory, no output
+
+
+@pytest.mark.parametrize("output, message", [
+    ("folder", "is a directory; give an output file name"),
+    ("out.xyz", "unknown image extension '.xyz'; end the name in .png or .jpg"),
+    ("same", "is the input photo; write the result to another file"),
+])
+def test_bad_outputs_are_refused_before_any_work(tmp_path, capsys, output, message):
+    (tmp_path / "folder").mkdir()
+    photo = tmp_path / "photo.png"
+    Image.open(CONTENT).save(photo)
+    target = photo if output == "same" else tmp_path / output
+    before = photo.read_bytes()
+    assert run("image", photo, STYLE, "-o", target, *TINY, "--iterations", "100000") == 2  # would take hours
+    assert message in capsys.readouterr().err and photo.read_bytes() == before
+
+
+def test_a_huge_image_is_refused_from_its_header(tmp_path, capsys):
+    huge = tmp_path / "huge.png"
+    Image.new("1", (20000, 15000)).save(huge)  # 300 megapixels, a few kB on disk
+    assert run("image", huge, STYLE, "-o", tmp_path / "out.png", *TINY) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"painterly: error: {huge}: 20000x15000 is 300 megapixels, over the cap of 64; downscale it, "
+                   "or raise max_input_pixels if you have the memory")
+

@@ -21,7 +21,7 @@ def clip(tmp_path):
 def test_encode_keeps_fps_frames_and_audio(tmp_path, clip):
     extract_frames(clip, tmp_path / "frames", tmp_path / "meta.json", size=32)
     out = tmp_path / "out.mp4"
-    encode_video([tmp_path / "frames"], tmp_path / "meta.json", out, audio_source=clip)
+    encode_video(sorted((tmp_path / "frames").glob("*.png")), tmp_path / "meta.json", out, audio_source=clip)
     info = probe_output(out)
     assert info["frames"] == 8 and info["fps"] == 10 and info["audio"]
     assert "h264" in info["video"] and "yuv420p" in info["video"] and "32x24" in info["video"]
@@ -34,7 +34,7 @@ def test_variable_frame_rate_keeps_its_timing_and_audio_in_sync(tmp_path):
     write_vfr_clip(source)
     extract_frames(source, tmp_path / "frames", tmp_path / "meta.json", size=32, start=1)
     out = tmp_path / "out.mp4"
-    encode_video([tmp_path / "frames"], tmp_path / "meta.json", out, audio_source=source)
+    encode_video(sorted((tmp_path / "frames").glob("*.png")), tmp_path / "meta.json", out, audio_source=source)
     info = probe_output(out)
     starts = np.cumsum((0, *VFR_TICKS)) / 25
     assert info["frames"] == len(VFR_TICKS) - 1
@@ -47,7 +47,7 @@ def test_variable_frame_rate_keeps_its_timing_and_audio_in_sync(tmp_path):
 def test_each_output_format_is_what_its_suffix_says(tmp_path, clip, kind, codec):
     extract_frames(clip, tmp_path / "frames", tmp_path / "meta.json", size=32)
     out = tmp_path / f"out.{kind}"
-    encode_video([tmp_path / "frames"], tmp_path / "meta.json", out, audio_source=clip)
+    encode_video(sorted((tmp_path / "frames").glob("*.png")), tmp_path / "meta.json", out, audio_source=clip)
     info = probe_output(out)
     assert f"Video: {codec}" in info["video"] and info["frames"] == 8
     assert info["video_seconds"] == pytest.approx(0.8)
@@ -58,7 +58,7 @@ def test_odd_sizes_get_no_black_row_or_column(tmp_path, clip):
     """Asked for 33 px, extraction gives 32x24; the encoder once padded 33x25 to 34x26 with black."""
     extract_frames(clip, tmp_path / "frames", tmp_path / "meta.json", size=33)
     out = tmp_path / "out.mp4"
-    encode_video([tmp_path / "frames"], tmp_path / "meta.json", out)
+    encode_video(sorted((tmp_path / "frames").glob("*.png")), tmp_path / "meta.json", out)
     frame = np.asarray(Image.open(tmp_path / "frames" / "000000.png"), dtype=float)
     encoded = read_first_frame(out).astype(float)
     assert encoded.shape == frame.shape == (24, 32, 3)
@@ -70,10 +70,10 @@ def test_odd_sizes_get_no_black_row_or_column(tmp_path, clip):
 def test_unsupported_output_is_refused_listing_the_suffixes(tmp_path, clip, name):
     extract_frames(clip, tmp_path / "frames", tmp_path / "meta.json", size=32)
     with pytest.raises(PainterlyError, match=r"end the name in \.mp4, \.mov, \.webm, \.gif$"):
-        encode_video([tmp_path / "frames"], tmp_path / "meta.json", tmp_path / name)
+        encode_video(sorted((tmp_path / "frames").glob("*.png")), tmp_path / "meta.json", tmp_path / name)
     (tmp_path / "folder.mp4").mkdir()
     with pytest.raises(PainterlyError, match="is a directory"):
-        encode_video([tmp_path / "frames"], tmp_path / "meta.json", tmp_path / "folder.mp4")
+        encode_video(sorted((tmp_path / "frames").glob("*.png")), tmp_path / "meta.json", tmp_path / "folder.mp4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "folder.mp4", "frames", "meta.json"]
 
 
@@ -81,5 +81,5 @@ def test_frames_of_another_size_are_refused(tmp_path, clip):
     extract_frames(clip, tmp_path / "frames", tmp_path / "meta.json", size=32)
     Image.new("RGB", (30, 24)).save(tmp_path / "frames" / "000003.png")
     with pytest.raises(PainterlyError, match="000003.png: 30x24, not the extracted 32x24; rerun the workflow"):
-        encode_video([tmp_path / "frames"], tmp_path / "meta.json", tmp_path / "out.mp4")
+        encode_video(sorted((tmp_path / "frames").glob("*.png")), tmp_path / "meta.json", tmp_path / "out.mp4")
     assert not (tmp_path / "out.mp4").exists()

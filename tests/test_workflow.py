@@ -245,6 +245,18 @@ BAD_SHEETS = {
     "size below minimum": ("name\tinput\tstyles\tsize\nx\tphoto.png\tstyle.jpg\t8\n",
                            "row 'x': size must be >= 16, not 8"),
     "schema: bad start": ("name\tinput\tstyles\tstart\nx\tphoto.png\tstyle.jpg\t-3\n", "start"),
+    "size not a number": ("name\tinput\tstyles\tsize\nx\tphoto.png\tstyle.jpg\tabc\n",
+                          "row 'x': size must be a number, not 'abc'"),
+    "empty sheet": ("", "the sheet is empty; write a header line"),
+    "header only": ("name\tinput\tstyles\n", "the sheet has a header but no rows"),
+    "name with a slash": ("name\tinput\tstyles\na/b\tphoto.png\tstyle.jpg\n",
+                          "line 2: the name 'a/b' names the row's output folder, so it may hold only letters"),
+    "start after end": ("name\tinput\tstyles\tstart\tend\nx\tclip.mkv\tstyle.jpg\t5\t3\n",
+                        "row 'x' starts at frame 5, not before its end 3"),
+    "blend for two styles, one style": ("name\tinput\tstyles\tstyle_blend\nx\tphoto.png\tstyle.jpg\t1,3\n",
+                                        "row 'x': style_blend needs 1 non-negative weights (one per style), got [1.0, 3.0]"),
+    "photo over the pixel cap": ("name\tinput\tstyles\tmax_input_pixels\nx\tphoto.png\tstyle.jpg\t1000\n",
+                                 "row 'x': photo.png: 48x33 is 0 megapixels, over the cap of 0"),
 }
 
 
@@ -254,6 +266,54 @@ def test_bad_sheets_are_refused_before_any_job(workspace, case):
     (workspace / "jobs.tsv").write_text(sheet)
     result = snakemake(workspace, "-n", check=False)
     assert result.returncode != 0 and message in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_misspelt_config_key_names_the_nearest(workspace):
+    config = (workspace / "config.yaml").read_text().replace("extraction:\n  fps: null", "extraction:\n  fsp: 5")
+    (workspace / "config.yaml").write_text(config)
+    result = snakemake(workspace, "-n", check=False)
+    assert result.returncode != 0 and "config.extraction: unknown key 'fsp'; did you mean 'fps'?" in result.stderr
+
+
+def test_paths_with_hash_comma_space_and_unicode_work(workspace):
+    odd = workspace / "odd #1, été"
+    odd.mkdir()
+    for name in ("photo.png", "style.jpg"):
+        (odd / name.replace(".", " #a, b.")).write_bytes((workspace / name).read_bytes())
+    photo, style = odd / "photo #a, b.png", odd / "style #a, b.jpg"
+    (workspace / "jobs.tsv").write_text(f'name\tinput\tstyles\nodd\t{photo}\t"{style}",style.jpg\n')
+    snakemake(workspace)
+    assert (workspace / "results/odd/odd.png").is_file()
+    targets = [StyleTargets.load(path).meta["styles"] for path in (workspace / "results/style_targets").glob("*.pt")]
+    assert [str(style), "style.jpg"] in targets
+
+
+def test_a_second_run_is_refused_while_the_first_is_alive_even_after_unlock(workspace):
+    (workspace / "config.yaml").write_text(workflow_config(2, **{**TINY, "iterations": 200, "frame_iterations": 100}))
+    command = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workspace),
+               "--configfile", str(workspace / "config.yaml"), "--cores", "1"]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list((workspace / "results/clip/styled").glob(".*.partial")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        snakemake(workspace, "--unlock")
+        second = snakemake(workspace, check=False)
+        assert second.returncode != 0 and "another snakemake run is alive in this directory" in second.stderr
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+
+
+def test_a_diverging_row_fails_alone_and_keep_going_finishes_the_rest(workspace):
+    """An injected bad weight: one row's loss overflows; its job fails with one line, the
+    other rows are finished."""
+    write_sheet(workspace, {**ROWS, "photo": "photo\tphoto.png\tstyle.jpg\t1e39\n"})
+    result = snakemake(workspace, "--keep-going", "--forceall", check=False)
+    assert result.returncode != 0
+    log = (workspace / "results/logs/photo/stylize_image.log").read_text().strip().splitlines()
+    assert log[-1].startswith("painterly: error: the loss became") and "lower --style-weight" in log[-1]
+    assert (workspace / "results/clip/clip.mp4").is_file() and not (workspace / "results/photo/photo.png").exists()
 
 
 def test_sheet_columns_and_presets_reach_the_engine(tmp_path):

@@ -61,9 +61,11 @@ def _run_image(args) -> None:
     from .style_targets import StyleTargets
     from .stylize import Stylizer
 
-    content = load_image(args.content)
-    styles = [load_image(path) for path in args.styles]
-    stylizer = Stylizer(settings_from_args(args))
+    chosen = settings_from_args(args)
+    check_image_output(args.output, args.content)
+    content = load_image(args.content, chosen.max_input_pixels)
+    styles = [load_image(path, chosen.max_input_pixels) for path in args.styles]
+    stylizer = Stylizer(chosen)
     if args.targets:
         targets = StyleTargets.load(args.targets)
         targets.check(stylizer.settings, styles)
@@ -72,12 +74,28 @@ def _run_image(args) -> None:
     save_image(stylizer.stylize(content, targets, progress=not args.quiet).image, args.output)
 
 
+def check_image_output(output, content) -> None:
+    """Refuse, before any work, an output that cannot be written or would overwrite the input."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    output = Path(output)
+    if output.is_dir():
+        raise PainterlyError(f"{output}: is a directory; give an output file name such as {output / 'out.png'}")
+    if Image.registered_extensions().get(output.suffix.lower()) is None:
+        raise PainterlyError(f"{output}: unknown image extension {output.suffix!r}; end the name in .png or .jpg")
+    if output.exists() and output.resolve() == Path(content).resolve():
+        raise PainterlyError(f"{output}: is the input photo; write the result to another file")
+
+
 def _run_targets(args) -> None:
     from .io import load_image
     from .stylize import Stylizer
 
-    styles = [load_image(path) for path in args.styles]
-    Stylizer(settings_from_args(args)).targets(styles, args.styles).save(args.output)
+    chosen = settings_from_args(args)
+    styles = [load_image(path, chosen.max_input_pixels) for path in args.styles]
+    Stylizer(chosen).targets(styles, args.styles).save(args.output)
 
 
 def _run_video(args) -> None:

@@ -63,6 +63,8 @@ class Settings:
     frame_iterations: int = setting(40, "video, temporal mode: iterations of each frame after a chain's first "
                                     "(which gets `iterations`), at full size from the warped previous result", minimum=1)
     flow_method: str = setting("dis", "dis, farneback, or the path of a local torchvision RAFT state dict (.pth)")
+    max_input_pixels: int = setting(64_000_000, "refuse content and style images with more pixels than this, before "
+                                    "decoding them (memory; decompression bombs)", minimum=1)
 
     def __post_init__(self):
         for item in dataclasses.fields(self):

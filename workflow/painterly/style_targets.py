@@ -102,7 +102,7 @@ def blend_weights(settings: Settings, count: int) -> list[float]:
     blend = settings.style_blend or (1.0,) * count
     if len(blend) != count or any(w < 0 for w in blend) or sum(blend) <= 0:
         raise PainterlyError(
-            f"--style-blend needs {count} non-negative weights (one per style), got {list(blend)}"
+            f"style_blend needs {count} non-negative weights (one per style), got {list(blend)}"
         )
     return [w / sum(blend) for w in blend]
 

@@ -1,22 +1,49 @@
 # Validation of config and sheet, and the input functions every rule file uses.
+import csv
 import difflib
+import fcntl
 import json
 import math
+import re
 import shlex
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
+import yaml
+from PIL import Image
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from painterly import settings as engine_settings
 from painterly.errors import PainterlyError
 from painterly.extract import is_video
-from painterly.io import load_image
+from painterly.io import check_pixels, load_image
 from painterly.shots import plan_chunks
 from painterly.style_targets import key_digest, targets_key
 
+
+def check_config_keys(values, schema, where="config"):
+    """Name a misspelt key inside any section, with the nearest known one (the schema
+    alone would only say 'additional properties are not allowed')."""
+    known = schema.get("properties", {})
+    for key, value in values.items():
+        if key not in known and schema.get("additionalProperties") is False:
+            near = difflib.get_close_matches(key, known, n=1)
+            hint = (
+                f"did you mean {near[0]!r}?" if near else f"known: {', '.join(known)}"
+            )
+            raise WorkflowError(f"{where}: unknown key {key!r}; {hint}")
+        if isinstance(value, dict) and key in known:
+            check_config_keys(value, known[key], f"{where}.{key}")
+
+
+check_config_keys(
+    config,
+    yaml.safe_load(
+        (Path(workflow.basedir) / "workflow/schemas/config.schema.yaml").read_text()
+    ),
+)
 validate(config, schema="../schemas/config.schema.yaml")
 
 RESULTS = config["results"]
@@ -50,8 +77,13 @@ def checked_presets():
 PRESETS = checked_presets()
 
 
-def split_list(text):
-    return [part.strip() for part in str(text).split(",") if part.strip()]
+def split_styles(cell):
+    """The style files of a cell, separated by commas; a file whose name holds a comma is
+    the whole cell, or is written in double quotes ("a, b.jpg",c.jpg)."""
+    if Path(cell.strip()).is_file():
+        return [cell.strip()]
+    parts = next(csv.reader([cell], skipinitialspace=True), [])
+    return [part.strip() for part in parts if part.strip()]
 
 
 def read_jobs(path):
@@ -60,7 +92,18 @@ def read_jobs(path):
         raise WorkflowError(
             f"{path}: jobs sheet not found; set `jobs:` in config.yaml to a TSV file"
         )
-    jobs = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    try:
+        jobs = pd.read_csv(
+            path, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE
+        )
+    except pd.errors.EmptyDataError:
+        raise WorkflowError(
+            f"{path}: the sheet is empty; write a header line (name, input, styles, tab-separated) and a row per video or image"
+        ) from None
+    if jobs.empty:
+        raise WorkflowError(
+            f"{path}: the sheet has a header but no rows; add a row per video or image"
+        )
     for column in jobs.columns:
         if column not in SHEET_COLUMNS and column not in engine_settings.FIELDS:
             near = difflib.get_close_matches(
@@ -68,6 +111,12 @@ def read_jobs(path):
             )
             hint = f"did you mean {near[0]!r}?" if near else "remove it"
             raise WorkflowError(f"{path}: unknown column {column!r}; {hint}")
+    for number, name in enumerate(jobs.get("name", []), start=2):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+            raise WorkflowError(
+                f"{path}: line {number}: the name {name!r} names the row's output folder, so it may hold only "
+                "letters, digits, '_', '.' and '-', starting with a letter or digit; rename it"
+            )
     validate(jobs, schema="../schemas/jobs.schema.yaml")
     duplicated = jobs["name"][jobs["name"].duplicated()].tolist()
     if duplicated:
@@ -75,11 +124,16 @@ def read_jobs(path):
             f"{path}: the name {duplicated[0]!r} is used by two rows; give each row its own name"
         )
     for row in jobs.itertuples():
-        for file in [row.input, *split_list(row.styles)]:
+        for file in [row.input, *split_styles(row.styles)]:
             if not Path(file).is_file():
                 raise WorkflowError(
                     f"{path}: row {row.name!r} names {file!r}, which does not exist; fix the path"
                 )
+        start, end = getattr(row, "start", ""), getattr(row, "end", "")
+        if start and end and int(start) >= int(end):
+            raise WorkflowError(
+                f"{path}: row {row.name!r} starts at frame {start}, not before its end {end}; fix start or end"
+            )
     return jobs.set_index("name", drop=False)
 
 
@@ -109,19 +163,47 @@ SETTINGS = {name: row_settings(name) for name in JOBS.index}
 VIDEO = {name: is_video(JOBS.loc[name, "input"]) for name in JOBS.index}
 
 
+def check_image_rows():
+    """Refuse an oversized photo before any job runs (its header only)."""
+    for name in JOBS.index:
+        if not VIDEO[name]:
+            with Image.open(JOBS.loc[name, "input"]) as photo:
+                size = photo.size
+            try:
+                check_pixels(
+                    JOBS.loc[name, "input"], size, SETTINGS[name].max_input_pixels
+                )
+            except PainterlyError as error:
+                raise WorkflowError(
+                    f"{config['jobs']}: row {name!r}: {error}"
+                ) from None
+
+
+check_image_rows()
+
+
 def styles(name):
-    return split_list(JOBS.loc[name, "styles"])
+    return split_styles(JOBS.loc[name, "styles"])
 
 
 @lru_cache
-def style_image(path):
-    return load_image(path)
+def style_image(path, max_pixels):
+    try:
+        return load_image(path, max_pixels)
+    except PainterlyError as error:
+        raise WorkflowError(str(error)) from None
 
 
 def style_key(name):
     """Names a style targets file by everything it depends on, so equal rows share it and a
     changed style image, blend or target setting makes a new one."""
-    key = targets_key(SETTINGS[name], [style_image(path) for path in styles(name)])
+    try:
+        cap = SETTINGS[name].max_input_pixels
+        key = targets_key(
+            SETTINGS[name], [style_image(path, cap) for path in styles(name)]
+        )
+    except PainterlyError as error:
+        raise WorkflowError(f"{config['jobs']}: row {name!r}: {error}") from None
     stems = "+".join(Path(style).stem for style in styles(name))
     return f"{stems}-{key_digest(key)}"
 
@@ -225,3 +307,22 @@ def final_outputs():
         if VIDEO[name]:
             outputs.append(f"{RESULTS}/{name}/warp_error.tsv")
     return outputs
+
+
+RUN_LOCK = []
+
+
+onstart:
+    # Snakemake's own directory lock can be released by --unlock while its run is alive;
+    # this kernel lock cannot, and the OS frees it however the run dies.
+    Path(RESULTS).mkdir(parents=True, exist_ok=True)
+    handle = open(Path(RESULTS) / ".run.lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise WorkflowError(
+            f"another snakemake run is alive in this directory (it holds {RESULTS}/.run.lock); wait for it to end"
+        ) from None
+    except OSError:
+        pass  # a file system without flock: Snakemake's own lock is all there is
+    RUN_LOCK.append(handle)
