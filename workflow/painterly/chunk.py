@@ -7,7 +7,10 @@ In temporal mode the chunk is one chain (painterly.chains); its first frame star
 
 from __future__ import annotations
 
+import sys
+
 from .chains import Chain, stylize_chains
+from .device import describe
 from .io import atomic_dir
 from .settings import Settings
 from .style_targets import StyleTargets
@@ -24,6 +27,8 @@ def stylize_frames(frames_dir, first: int, count: int, targets_path, out_dir, se
     """
     targets = StyleTargets.load(targets_path)
     stylizer = Stylizer(settings)
+    # Always in the job's log (also with --quiet): which device a job really used.
+    print(f"device: {describe(stylizer.device)}", file=sys.stderr, flush=True)
     frames = frame_paths(frames_dir, first, count)
     with atomic_dir(out_dir) as tmp:
         outputs = [tmp / FRAME_PATTERN.format(first + offset) for offset in range(count)]

@@ -73,6 +73,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def _run_image(args) -> None:
+    from .device import describe
     from .io import load_image, save_image
     from .style_targets import StyleTargets
     from .stylize import Stylizer
@@ -81,6 +82,7 @@ def _run_image(args) -> None:
     content = load_image(args.content)
     styles = [load_image(path) for path in args.styles]
     stylizer = Stylizer(settings)
+    print(f"device: {describe(stylizer.device)}", file=sys.stderr, flush=True)
     targets = StyleTargets.load(args.targets) if args.targets else stylizer.targets(styles, args.styles)
     save_image(stylizer.stylize(content, targets, progress=not args.quiet).image, args.output)
 
