@@ -89,8 +89,10 @@ def run_chains(stylizer: Stylizer, targets, frames: list[Path], windows: list[tu
     """Stylize the windows (first, count) of ``frames`` as temporal chains advanced in one
     batch; chain b writes into ``out_dir/chain{b}``. ``flow_dir`` holds the clip's flows
     (``compute_chunk_flows`` from frame 0); None: computed on the engine's threads."""
-    chains = [Chain(frames[first : first + count], [out_dir / f"chain{b}" / p.name for p in frames[first : first + count]],
-                    flow_dir, first) for b, (first, count) in enumerate(windows)]
+    chains = []
+    for b, (first, count) in enumerate(windows):
+        window = frames[first : first + count]
+        chains.append(Chain(window, [out_dir / f"chain{b}" / path.name for path in window], flow_dir, first))
     stylize_chains(stylizer, targets, chains, progress=False)
     return [chain.outputs for chain in chains]
 
@@ -105,7 +107,8 @@ def compare(frames: list[Path], style_path: Path, base: Settings, device: torch.
         stylize_frames(frames[0].parent, 0, len(frames), work / "targets.pt", out, settings, progress=False)
 
     runs = {
-        f"(a) seed: independent, {seed_iterations} Adam it": lambda out: (out.mkdir(), seed_method(frames, style_path, out, device, seed_iterations)),
+        f"(a) seed: independent, {seed_iterations} Adam it":
+            lambda out: (out.mkdir(), seed_method(frames, style_path, out, device, seed_iterations)),
         "(b) painterly independent": lambda out: painterly(out, base.replace(temporal=False)),
         "(c) painterly temporal": lambda out: painterly(out, base),
     }
