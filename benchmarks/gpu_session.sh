@@ -49,7 +49,9 @@ install_wheels() {
     fi
     # --no-deps: what the image has (torch above all) is neither reinstalled nor upgraded. Into
     # python3's own environment, not --target: the workflow's jobs set their own PYTHONPATH.
-    "$python" -m pip install --quiet --no-index --no-deps --no-compile .whl/*.whl
+    "$python" -m pip install --quiet --no-index --no-deps --no-compile .whl/*.whl &&
+        "$python" -m pip install --quiet --no-index --no-deps --no-compile --find-links .whl/if-needed \
+            "typing-extensions>=4.16"
 }
 
 workflow_end_to_end() {

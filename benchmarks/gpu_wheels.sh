@@ -19,6 +19,10 @@ mkdir .whl
 # connection-pool (a snakemake dependency) is on the index as a source archive only; it is
 # pure Python, so a wheel built here installs there.
 "$python" -m pip wheel --quiet --no-deps -w .whl connection-pool==0.0.3
+# pydantic (snakemake's sqlmodel) needs typing-extensions >= 4.16, newer than an image may
+# have; gpu_session.sh installs it only where the image's is older, so never downgrades it.
+"$python" -m pip download --quiet --no-deps --only-binary=:all: --python-version "$version" --implementation cp \
+    -d .whl/if-needed typing-extensions==4.16.0
 echo "$version" > .whl/PYTHON_VERSION
 size=$(du -sm .whl | cut -f1)
 echo "built .whl/: $(ls .whl/*.whl | wc -l) wheels, ${size} MB (a device call carries at most 64 MiB with the repository)"
