@@ -33,6 +33,11 @@ def test_image_writes_output_of_requested_size(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
 
 
+def test_the_device_used_is_logged_even_when_quiet(tmp_path, capsys):
+    assert run("image", CONTENT, STYLE, "-o", tmp_path / "out.png", *TINY) == 0
+    assert capsys.readouterr().err == "device: cpu\n"
+
+
 def test_same_seed_gives_identical_bytes(tmp_path):
     for name in ("a.png", "b.png"):
         assert run("image", CONTENT, STYLE, "-o", tmp_path / name, "--init", "noise", "--seed", "7", *TINY) == 0

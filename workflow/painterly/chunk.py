@@ -17,9 +17,11 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from .chains import Chain, stylize_chains
+from .device import describe
 from .extract import frame_index
 from .io import image_to_tensor, load_image, sha256_file
 from .seams import LEAD_IN
@@ -54,7 +56,10 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
         if done and settings.temporal:
             resumed = dict(previous=image_to_tensor(load_image(outputs[done - 1])), before=frames[done - 1])
         chain = Chain(frames[done:], outputs[done:], flow_dir, frame_index(frames[done]), **resumed)
-        stylize_chains(Stylizer(settings), StyleTargets.load(targets_path), [chain], progress)
+        stylizer = Stylizer(settings)
+        # Always in the job's log (also with --quiet): which device a job really used.
+        print(f"device: {describe(stylizer.device)}", file=sys.stderr, flush=True)
+        stylize_chains(stylizer, StyleTargets.load(targets_path), [chain], progress)
     (partial / RECORD).unlink()
     if out_dir.exists():
         shutil.rmtree(out_dir)

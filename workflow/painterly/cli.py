@@ -57,6 +57,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def _run_image(args) -> None:
+    from .device import describe
     from .io import load_image, save_image
     from .style_targets import StyleTargets
     from .stylize import Stylizer
@@ -66,6 +67,7 @@ def _run_image(args) -> None:
     content = load_image(args.content, chosen.max_input_pixels)
     styles = [load_image(path, chosen.max_input_pixels) for path in args.styles]
     stylizer = Stylizer(chosen)
+    print(f"device: {describe(stylizer.device)}", file=sys.stderr, flush=True)
     if args.targets:
         targets = StyleTargets.load(args.targets)
         targets.check(stylizer.settings, styles)
