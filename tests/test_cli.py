@@ -145,3 +145,19 @@ def test_a_huge_image_is_refused_from_its_header(tmp_path, capsys):
     assert err == (f"painterly: error: {huge}: 20000x15000 is 300 megapixels, over the cap of 64; downscale it, "
                    "or raise max_input_pixels if you have the memory")
 
+
+
+def test_out_of_memory_outside_the_optimization_is_one_line(tmp_path, capsys, monkeypatch):
+    """An injected CUDA out-of-memory while the style targets are computed (a huge size)."""
+    import torch
+
+    import painterly.stylize
+
+    def exhausted(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 90.00 GiB")
+
+    monkeypatch.setattr(painterly.stylize, "compute_style_targets", exhausted)
+    assert run("image", CONTENT, STYLE, "-o", tmp_path / "out.png", *TINY) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == ("painterly: error: out of memory (CUDA out of memory. Tried to allocate 90.00 GiB); "
+                       "lower --size or use --precision bf16")

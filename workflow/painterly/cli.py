@@ -264,6 +264,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("painterly: interrupted; no output written", file=sys.stderr)
         return 130
+    except RuntimeError as error:
+        # The engine turns an out-of-memory in the optimization into a PainterlyError; one
+        # elsewhere (style targets at a huge size) still deserves one line, not a traceback.
+        if "out of memory" not in str(error):
+            raise
+        print(f"{ERROR_PREFIX}out of memory ({str(error).splitlines()[0][:120]}); lower --size or use "
+              "--precision bf16", file=sys.stderr)
+        return 2
     return 0
 
 
