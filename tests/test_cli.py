@@ -67,7 +67,7 @@ def test_multiple_styles_blend(tmp_path, capsys):
     assert run("image", CONTENT, STYLE, CONTENT, "--style-blend", "3,1", "-o", out, *TINY) == 0
     assert out.exists()
     assert run("image", CONTENT, STYLE, CONTENT, "--style-blend", "1", "-o", tmp_path / "x.png", *TINY) == 2
-    assert "--style-blend needs 2 non-negative weights" in capsys.readouterr().err
+    assert "style_blend needs 2 non-negative weights (one per style), got [1.0]" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "not_image"])
