@@ -272,7 +272,7 @@ def test_misspelt_config_key_names_the_nearest(workspace):
     config = (workspace / "config.yaml").read_text().replace("extraction:\n  fps: null", "extraction:\n  fsp: 5")
     (workspace / "config.yaml").write_text(config)
     result = snakemake(workspace, "-n", check=False)
-    assert result.returncode != 0 and "config.extraction: unknown key 'fsp'; did you mean 'fps'?" in result.stderr
+    assert result.returncode != 0 and "config.extraction: unknown key 'fsp'; did you mean 'fps'?" in result.stdout + result.stderr
 
 
 def test_paths_with_hash_comma_space_and_unicode_work(workspace):
@@ -299,7 +299,7 @@ def test_a_second_run_is_refused_while_the_first_is_alive_even_after_unlock(work
             time.sleep(0.1)
         snakemake(workspace, "--unlock")
         second = snakemake(workspace, check=False)
-        assert second.returncode != 0 and "another snakemake run is alive in this directory" in second.stderr
+        assert second.returncode != 0 and "another snakemake run is alive in this directory" in second.stdout + second.stderr
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
