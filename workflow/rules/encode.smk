@@ -8,7 +8,7 @@ rule encode_video:
     log:
         f"{RESULTS}/logs/{{name}}/encode_video.log",
     conda:
-        "../../envs/video.yaml"
+        "../../envs/painterly.yaml"
     shell:
         "python -m painterly encode {input.chunks:q} --meta {input.meta:q} --audio {input.source:q}"
         " -o {output:q} > {log:q} 2>&1"

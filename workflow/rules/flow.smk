@@ -6,7 +6,7 @@ rule optical_flow:
     log:
         f"{RESULTS}/logs/{{name}}/optical_flow/{{chunk}}.log",
     conda:
-        "../../envs/video.yaml"
+        "../../envs/painterly.yaml"
     params:
         frames_dir=lambda wildcards: checkpoints.extract_frames.get(
             name=wildcards.name
