@@ -1,5 +1,6 @@
 # painterly: videos and images into moving paintings.
-# extract_frames -> optical_flow, style_targets -> stylize_frames (chunks) -> encode_video, warp_error
+# extract_frames -> find_shots -> optical_flow, style_targets -> stylize_frames (chunks)
+#   -> seam (borders inside a shot) -> encode_video, warp_error
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -15,15 +16,17 @@ resource_scopes:
 
 wildcard_constraints:
     name=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    chunk=r"\d{4}",
+    chunk=r"\d+",
     key=r"[^/]+",
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/extract.smk"
+include: "workflow/rules/shots.smk"
 include: "workflow/rules/targets.smk"
 include: "workflow/rules/flow.smk"
 include: "workflow/rules/stylize.smk"
+include: "workflow/rules/seams.smk"
 include: "workflow/rules/encode.smk"
 include: "workflow/rules/preview.smk"
 include: "workflow/rules/metrics.smk"

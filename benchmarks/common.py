@@ -27,9 +27,9 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_peak_gflops(device: torch.device, n: int = 2048, repeats: int = 10) -> float:
-    """Best fp32 matmul rate seen (TF32 allowed on CUDA, as painterly allows it there)."""
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+def matmul_peak_gflops(device: torch.device, n: int = 2048, repeats: int = 10, dtype=torch.float32) -> float:
+    """Best matmul rate seen (fp32: TF32 allowed on CUDA, as painterly allows it there)."""
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     best = float("inf")
     for _ in range(repeats):
         synchronize(device)
@@ -40,10 +40,10 @@ def matmul_peak_gflops(device: torch.device, n: int = 2048, repeats: int = 10) -
     return 2 * n**3 / best / 1e9
 
 
-def timed_command(args: list[str]) -> float:
+def timed_command(args: list[str], timeout: float | None = None) -> float:
     """Wall seconds of a command run to completion (start-up and model load included)."""
     start = time.perf_counter()
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout)
     return time.perf_counter() - start
 
 

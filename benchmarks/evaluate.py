@@ -3,17 +3,21 @@
 style distance: mean over block1..5_conv1 of ||G(x) - G(style)||^2 / ||G(style)||^2
 content distance: ||F(x) - F(content)||^2 / ||F(content)||^2 at block4_conv2
 Both on the caffe VGG-19, with every image at the output's size (style resized to the
-output's long side).
+output's long side). A video adds the warp error (Lai et al.; painterly.metrics).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import torch
 
 from PIL import Image
 
-from painterly.io import image_to_tensor, resize_long_side
+from painterly.io import image_to_tensor, load_frame, load_image, resize_long_side
 from painterly.losses import gram_matrix
+from painterly.metrics import warp_error
 from painterly.vgg import load_vgg
 
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
@@ -40,6 +44,19 @@ class Evaluator:
         style_d = sum(_relative(gram_matrix(out[l]), gram_matrix(style_features[l])) for l in STYLE_LAYERS) / len(STYLE_LAYERS)
         content_d = _relative(out[CONTENT_LAYER], content_features[CONTENT_LAYER])
         return float(style_d), float(content_d)
+
+
+def video_quality(evaluator: Evaluator, frames: list[Path], styled: list[Path], style) -> dict[str, float]:
+    """Mean style and content distance over a stylized clip's frames, and its mean warp error."""
+    error = float(np.mean(warp_error((load_frame(f), load_frame(s)) for f, s in zip(frames, styled))))
+    distances = [evaluator.distances(load_image(s), load_image(f), style) for f, s in zip(frames, styled)]
+    style_d, content_d = (float(np.mean(d)) for d in zip(*distances))
+    return {"style": style_d, "content": content_d, "warp error": error}
+
+
+def relative_gaps(measured: dict[str, float], reference: dict[str, float]) -> dict[str, float]:
+    """|measured - reference| / |reference| for every key of ``reference``."""
+    return {key: abs(measured[key] - value) / abs(value) for key, value in reference.items()}
 
 
 def _relative(value, target):

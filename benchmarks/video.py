@@ -21,16 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import device_name, print_table, synchronize  # noqa: E402
-from evaluate import Evaluator  # noqa: E402
+from evaluate import Evaluator, video_quality  # noqa: E402
 
-from painterly.io import load_frame  # noqa: E402
-from painterly.metrics import warp_error  # noqa: E402
+from painterly.chains import Chain, stylize_chains  # noqa: E402
 from painterly.chunk import stylize_frames  # noqa: E402
 from painterly.io import image_to_tensor, load_image, save_image  # noqa: E402
 from painterly.settings import CONTENT_LAYER, STYLE_LAYERS, Settings  # noqa: E402
@@ -71,6 +69,68 @@ def seed_method(frames: list[Path], style_path: Path, out_dir: Path, device: tor
         save_image(image.detach().cpu(), out_dir / path.name)
 
 
+def clip_frames(video, frames_dir: Path, size: int, count: int) -> list[Path]:
+    """The first ``count`` frames of ``video`` as PNGs at long side ``size``."""
+    meta = extract_frames(video, frames_dir, frames_dir.with_suffix(".json"), size, end=count)
+    return frame_paths(frames_dir, 0, meta["frame_count"])
+
+
+def preset_values(preset: str) -> dict:
+    return yaml.safe_load((REPO / "config.yaml").read_text())["presets"][preset]
+
+
+def preset_settings(preset: str, **overrides) -> Settings:
+    """Settings of a preset of config.yaml, with ``overrides`` on top."""
+    return Settings.from_dict({**preset_values(preset), **overrides})
+
+
+def run_chains(stylizer: Stylizer, targets, frames: list[Path], windows: list[tuple[int, int]], out_dir: Path,
+               flow_dir: Path | None = None) -> list[list[Path]]:
+    """Stylize the windows (first, count) of ``frames`` as temporal chains advanced in one
+    batch; chain b writes into ``out_dir/chain{b}``. ``flow_dir`` holds the clip's flows
+    (``compute_chunk_flows`` from frame 0); None: computed on the engine's threads."""
+    chains = []
+    for b, (first, count) in enumerate(windows):
+        window = frames[first : first + count]
+        chains.append(Chain(window, [out_dir / f"chain{b}" / path.name for path in window], flow_dir, first))
+    stylize_chains(stylizer, targets, chains, progress=False)
+    return [chain.outputs for chain in chains]
+
+
+def compare(frames: list[Path], style_path: Path, base: Settings, device: torch.device, seed_iterations: int,
+            work: Path) -> str:
+    """Runs (a), (b) and (c) on ``frames``; prints their table and returns it."""
+    style = load_image(style_path)
+    Stylizer(base).targets([style]).save(work / "targets.pt")
+
+    def painterly(out: Path, settings: Settings) -> None:
+        stylize_frames(frames, work / "targets.pt", out, settings, progress=False)
+
+    runs = {
+        f"(a) seed: independent, {seed_iterations} Adam it":
+            lambda out: (out.mkdir(), seed_method(frames, style_path, out, device, seed_iterations)),
+        "(b) painterly independent": lambda out: painterly(out, base.replace(temporal=False)),
+        "(c) painterly temporal": lambda out: painterly(out, base),
+    }
+    evaluator = Evaluator(device)
+    rows = []
+    for index, (name, run) in enumerate(runs.items()):
+        out = work / f"run{index}"
+        synchronize(device)
+        start = time.perf_counter()
+        run(out)
+        synchronize(device)
+        seconds = time.perf_counter() - start
+        quality = video_quality(evaluator, frames, [out / p.name for p in frames], style)
+        rows.append([name, seconds, seconds / len(frames), quality["warp error"], quality["style"], quality["content"]])
+        print(f"  {name}: {seconds:.1f} s", file=sys.stderr)
+    reference = rows[0]
+    for row in rows:
+        row += [reference[1] / row[1], row[3] / reference[3], row[4] / reference[4]]
+    return print_table(["run", "wall s", "s/frame", "warp error", "style dist", "content dist",
+                        "speed-up vs (a)", "warp error vs (a)", "style dist vs (a)"], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", default=str(REPO / "data" / "vtest.mp4"))
@@ -86,44 +146,14 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        meta = extract_frames(args.video, tmp / "frames", tmp / "meta.json", args.size, end=args.frames)
-        frames = frame_paths(tmp / "frames", 0, meta["frame_count"])
-        print(f"# video benchmark: {len(frames)} frames at {meta['width']}x{meta['height']} on {device_name(device)}\n")
-        preset = yaml.safe_load((REPO / "config.yaml").read_text())["presets"][args.preset]
+        frames = clip_frames(args.video, tmp / "frames", args.size, args.frames)
+        width, height = load_image(frames[0]).size
+        print(f"# video benchmark: {len(frames)} frames at {width}x{height} on {device_name(device)}\n")
+        preset = preset_values(args.preset)
         preset.update({key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)})
         base = Settings.from_dict({**preset, "size": args.size, "device": args.device})
         print(f"painterly settings: preset {args.preset!r} at {args.size} px, {preset}\n")
-        style = load_image(args.style)
-        Stylizer(base).targets([style]).save(tmp / "targets.pt")
-
-        def painterly(out: Path, settings: Settings) -> None:
-            stylize_frames(tmp / "frames", 0, len(frames), tmp / "targets.pt", out, settings, progress=False)
-
-        runs = {
-            "(a) seed: independent, 400 Adam it": lambda out: (out.mkdir(), seed_method(frames, Path(args.style), out, device, args.seed_iterations)),
-            "(b) painterly independent": lambda out: painterly(out, base.replace(temporal=False)),
-            "(c) painterly temporal": lambda out: painterly(out, base),
-        }
-        evaluator = Evaluator(device)
-        rows = []
-        for index, (name, run) in enumerate(runs.items()):
-            out = tmp / f"run{index}"
-            synchronize(device)
-            start = time.perf_counter()
-            run(out)
-            synchronize(device)
-            seconds = time.perf_counter() - start
-            styled = [out / p.name for p in frames]
-            error = float(np.mean(warp_error((load_frame(f), load_frame(s)) for f, s in zip(frames, styled))))
-            distances = [evaluator.distances(load_image(s), load_image(f), style) for f, s in zip(frames, styled)]
-            style_d, content_d = (float(np.mean(d)) for d in zip(*distances))
-            rows.append([name, seconds, seconds / len(frames), error, style_d, content_d])
-            print(f"  {name}: {seconds:.1f} s", file=sys.stderr)
-        reference = rows[0]
-        for row in rows:
-            row += [reference[1] / row[1], row[3] / reference[3], row[4] / reference[4]]
-        print_table(["run", "wall s", "s/frame", "warp error", "style dist", "content dist",
-                     "speed-up vs (a)", "warp error vs (a)", "style dist vs (a)"], rows)
+        compare(frames, Path(args.style), base, device, args.seed_iterations, tmp)
 
 
 if __name__ == "__main__":

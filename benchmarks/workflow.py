@@ -68,7 +68,7 @@ def engine_loop(root: Path, clip: Path) -> float:
     for index in range(meta["frame_count"]):
         frame = load_image(root / "frames" / f"{index:06d}.png")
         save_image(stylizer.stylize(frame, targets, progress=False).image, root / "styled" / f"{index:06d}.png")
-    encode_video([root / "styled"], root / "meta.json", root / "out.mp4", audio_source=clip)
+    encode_video(sorted((root / "styled").glob("*.png")), root / "meta.json", root / "out.mp4", audio_source=clip)
     return time.perf_counter() - start
 
 

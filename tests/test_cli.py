@@ -9,6 +9,7 @@ from PIL import Image
 from painterly.cli import main
 
 from .conftest import CONTENT, STYLE
+from .media import write_clip
 
 TINY = ["--size", "48", "--pyramid-min-size", "24", "--iterations", "8", "--device", "cpu", "--quiet"]
 
@@ -32,6 +33,11 @@ def test_image_writes_output_of_requested_size(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
 
 
+def test_the_device_used_is_logged_even_when_quiet(tmp_path, capsys):
+    assert run("image", CONTENT, STYLE, "-o", tmp_path / "out.png", *TINY) == 0
+    assert capsys.readouterr().err == "device: cpu\n"
+
+
 def test_same_seed_gives_identical_bytes(tmp_path):
     for name in ("a.png", "b.png"):
         assert run("image", CONTENT, STYLE, "-o", tmp_path / name, "--init", "noise", "--seed", "7", *TINY) == 0
@@ -50,7 +56,7 @@ def test_targets_made_for_other_settings_are_refused(tmp_path, capsys):
     targets = tmp_path / "starry.pt"
     assert run("targets", STYLE, "-o", targets, *TINY[:4]) == 0
     assert run("image", CONTENT, STYLE, "-o", tmp_path / "out.png", "--targets", targets, *TINY[:2], "--size", "96") == 2
-    assert "no targets for size 96" in capsys.readouterr().err
+    assert "made with size=48, this run uses 96" in capsys.readouterr().err
     assert run("image", CONTENT, STYLE, "-o", tmp_path / "out.png", "--targets", targets, *TINY, "--pooling", "avg") == 2
     assert "made with pooling='max'" in capsys.readouterr().err
     assert not (tmp_path / "out.png").exists()
@@ -81,8 +87,77 @@ def test_bad_input_names_the_file_and_writes_nothing(tmp_path, capsys, kind, rol
 
 
 def test_diverging_loss_is_reported_and_writes_nothing(tmp_path, capsys):
+    # Finite in Python, infinite once the loss is computed in float32.
     out = tmp_path / "out.png"
-    assert run("image", CONTENT, STYLE, "-o", out, *TINY, "--style-weight", "inf") == 2
+    assert run("image", CONTENT, STYLE, "-o", out, *TINY, "--style-weight", "1e39") == 2
     err = capsys.readouterr().err
     assert "the loss became" in err and "24x" in err and "lower --style-weight" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("case, message", [
+    ("still", "is a still image, not a video; stylize it with `painterly image`"),
+    ("avi", "cannot write .avi; end the name in .mp4, .mov, .webm, .gif"),
+    ("directory", "is a directory; give an output file name ending in .mp4, .mov, .webm, .gif"),
+    ("not_media", "not a video or image painterly can read"),
+])
+def test_video_refuses_bad_input_or_output_before_any_work(tmp_path, capsys, case, message):
+    source, out = tmp_path / "clip.mkv", tmp_path / "out.mp4"
+    write_clip(source, frames=2)
+    if case == "still":
+        source = tmp_path / "photo.mp4"
+        Image.open(CONTENT).save(source, format="PNG")
+    elif case == "avi":
+        out = tmp_path / "out.avi"
+    elif case == "directory":
+        out = tmp_path / "folder"
+        out.mkdir()
+    elif case == "not_media":
+        source = tmp_path / "noise.mp4"
+        source.write_bytes(os.urandom(4096))
+    before = set(tmp_path.iterdir())
+    assert run("video", source, STYLE, "-o", out) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("painterly: error: ") and message in err and err.count("\n") == 1
+    assert set(tmp_path.iterdir()) == before  # no work directory, no output
+
+
+@pytest.mark.parametrize("output, message", [
+    ("folder", "is a directory; give an output file name"),
+    ("out.xyz", "unknown image extension '.xyz'; end the name in .png or .jpg"),
+    ("same", "is the input photo; write the result to another file"),
+])
+def test_bad_outputs_are_refused_before_any_work(tmp_path, capsys, output, message):
+    (tmp_path / "folder").mkdir()
+    photo = tmp_path / "photo.png"
+    Image.open(CONTENT).save(photo)
+    target = photo if output == "same" else tmp_path / output
+    before = photo.read_bytes()
+    assert run("image", photo, STYLE, "-o", target, *TINY, "--iterations", "100000") == 2  # would take hours
+    assert message in capsys.readouterr().err and photo.read_bytes() == before
+
+
+def test_a_huge_image_is_refused_from_its_header(tmp_path, capsys):
+    huge = tmp_path / "huge.png"
+    Image.new("1", (20000, 15000)).save(huge)  # 300 megapixels, a few kB on disk
+    assert run("image", huge, STYLE, "-o", tmp_path / "out.png", *TINY) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"painterly: error: {huge}: 20000x15000 is 300 megapixels, over the cap of 64; downscale it, "
+                   "or raise max_input_pixels if you have the memory")
+
+
+
+def test_out_of_memory_outside_the_optimization_is_one_line(tmp_path, capsys, monkeypatch):
+    """An injected CUDA out-of-memory while the style targets are computed (a huge size)."""
+    import torch
+
+    import painterly.stylize
+
+    def exhausted(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 90.00 GiB")
+
+    monkeypatch.setattr(painterly.stylize, "compute_style_targets", exhausted)
+    assert run("image", CONTENT, STYLE, "-o", tmp_path / "out.png", *TINY) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == ("painterly: error: out of memory (CUDA out of memory. Tried to allocate 90.00 GiB); "
+                       "lower --size or use --precision bf16")

@@ -13,14 +13,18 @@ import sys, time
 from pathlib import Path
 from painterly.device import claim_gpu
 print(claim_gpu(int(sys.argv[1]), Path(sys.argv[2])), flush=True)
-time.sleep(float(sys.argv[3]))
+while not Path(sys.argv[3]).exists():  # hold the claim until every job has claimed
+    time.sleep(0.05)
 """
 
 
 def claimers(count, lock_dir, jobs):
-    procs = [subprocess.Popen([sys.executable, "-c", HOLD, str(count), str(lock_dir), "1.5"], stdout=subprocess.PIPE, text=True)
-             for _ in range(jobs)]
+    release = lock_dir / "release"
+    release.unlink(missing_ok=True)
+    procs = [subprocess.Popen([sys.executable, "-c", HOLD, str(count), str(lock_dir), str(release)],
+                              stdout=subprocess.PIPE, text=True) for _ in range(jobs)]
     indices = [int(p.stdout.readline()) for p in procs]
+    release.touch()
     for p in procs:
         p.wait()
     return indices

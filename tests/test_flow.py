@@ -62,8 +62,8 @@ def test_temporal_mode_lowers_warp_error_on_a_real_clip(tmp_path, style_image, v
     errors = {}
     for temporal in (False, True):
         out = tmp_path / f"styled-{temporal}"
-        stylize_frames(tmp_path / "frames", 0, 5, tmp_path / "targets.pt", out, settings.replace(temporal=temporal),
-                       progress=False)
+        stylize_frames(frame_paths(tmp_path / "frames", 0, 5), tmp_path / "targets.pt", out,
+                       settings.replace(temporal=temporal), progress=False)
         styled = [load_frame(p) for p in sorted(out.glob("*.png"))]
         errors[temporal] = np.mean(warp_error(zip(inputs, styled)))
     assert errors[True] < 0.7 * errors[False], errors

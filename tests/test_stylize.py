@@ -162,6 +162,24 @@ def test_a_nan_in_the_optimization_is_one_line_naming_the_size(make_stylizer, co
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize("device", ["cpu"])
+def test_out_of_memory_before_the_loop_is_one_line_naming_the_size(make_stylizer, content_image, style_image,
+                                                                    monkeypatch):
+    """A CUDA out-of-memory while the objective is built (the no-grad forwards of content and
+    targets, before the loop and its checkpointing retry) ends as the same one-line error.
+    Injected here, so it runs anywhere; tests/test_cuda.py runs out of memory for real."""
+    stylizer = make_stylizer()
+    targets = stylizer.targets([style_image])
+
+    def exhausted(*args):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 45.00 GiB")
+
+    monkeypatch.setattr(stylizer, "_objective", exhausted)
+    expected = r"^out of GPU memory stylizing 64x48 on cpu; lower --size \(now 64\) or use --precision bf16$"
+    with pytest.raises(PainterlyError, match=expected):
+        stylizer.stylize_batch(crops(content_image, 1), targets)
+
+
 def test_recomputing_activations_gives_the_same_features_and_gradient(vgg):
     image = torch.rand(1, 3, 48, 64, requires_grad=True)
 

@@ -11,8 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
+
+from painterly.style_targets import StyleTargets
 
 from .conftest import CONTENT, REPO, STYLE
 from .media import probe_output, workflow_config, write_clip
@@ -77,14 +80,14 @@ def workspace(first_run, tmp_path):
 
 def test_first_run_makes_every_output(first_run):
     workdir, result = first_run
+    (targets,) = (workdir / "results/style_targets").glob("style-*.pt")  # one file, shared by both rows
     assert jobs_run(result) == sorted([
         "extract_frames[name=clip]",
         *[f"{rule}[name=clip, chunk={c}]" for c in ("0000", "0001", "0002") for rule in ("optical_flow", "stylize_frames")],
-        "encode_video[name=clip]", "warp_error[name=clip]", "preview[name=clip]", "preview[name=photo]",
-        "stylize_image[name=photo]",
-        *[j for j in jobs_run(result) if j.startswith("style_targets")],
+        "find_shots[name=clip]", "encode_video[name=clip, suffix=mp4]", "warp_error[name=clip]", "preview[name=clip]",
+        "preview[name=photo]",
+        "stylize_image[name=photo]", f"style_targets[key={targets.stem}]",
     ])
-    assert sum(j.startswith("style_targets") for j in jobs_run(result)) == 1  # shared by both rows
     video = probe_output(workdir / "results/clip/clip.mp4")
     assert video["frames"] == 6 and video["fps"] == 10 and video["audio"]
     assert "h264" in video["video"] and "yuv420p" in video["video"]
@@ -107,8 +110,10 @@ def test_changed_source_frames_restylize_only_their_chunk(workspace):
     write_clip(workspace / "clip.mkv", frames=6, changed=(4, 5))  # lossless: frames 0-3 keep their bytes
     result = snakemake(workspace)
     assert jobs_run(result) == [
-        "encode_video[name=clip]", "extract_frames[name=clip]", "optical_flow[name=clip, chunk=0002]",
-        "stylize_frames[name=clip, chunk=0002]", "warp_error[name=clip]",
+        "encode_video[name=clip, suffix=mp4]", "extract_frames[name=clip]", "find_shots[name=clip]",
+        "optical_flow[name=clip, chunk=0002]",
+        # The preview reruns too: its input, the first frame, was re-extracted.
+        "preview[name=clip]", "stylize_frames[name=clip, chunk=0002]", "warp_error[name=clip]",
     ]
     after = mtimes(workspace / "results/clip/styled")
     unchanged = [k for k in before if k.startswith(("0000/", "0001/"))]
@@ -155,7 +160,8 @@ def test_killed_run_resumes_and_redoes_only_unfinished_chunks(tmp_path):
     before = mtimes(styled)
     assert done and not (workdir / "results/clip/clip.mp4").exists()
 
-    result = snakemake(workdir, "--cores", "2")  # the plain command: no --unlock needed
+    snakemake(workdir, "--unlock")  # the README's one-liner after a kill
+    result = snakemake(workdir, "--cores", "2")
     redone = {j.split("chunk=")[1].rstrip("]") for j in jobs_run(result) if j.startswith("stylize_frames")}
     assert redone == {f"{i:04d}" for i in range(6)} - done
     after = mtimes(styled)
@@ -171,14 +177,53 @@ def test_bad_sheet_names_the_file_and_the_fix(workspace):
     assert "row 'ghost' names 'missing.mp4', which does not exist; fix the path" in result.stdout + result.stderr
 
 
+def painterly_video(source: Path, out: Path, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "painterly", "video", str(source), str(STYLE), "-o", str(out),
+                           "--size", "32", "--iterations", "2", "--pyramid-min-size", "32", "--device", "cpu",
+                           "--cores", "2"], check=check, capture_output=True, text=True, timeout=600)
+
+
 def test_painterly_video_runs_the_same_workflow(tmp_path):
     write_clip(tmp_path / "clip.mkv", frames=4)
-    out = tmp_path / "out" / "styled.mp4"
-    subprocess.run([sys.executable, "-m", "painterly", "video", str(tmp_path / "clip.mkv"), str(STYLE), "-o", str(out),
-                    "--size", "32", "--iterations", "2", "--pyramid-min-size", "32", "--device", "cpu", "--cores", "2"],
-                   check=True, capture_output=True, timeout=600)
-    info = probe_output(out)
+    painterly_video(tmp_path / "clip.mkv", tmp_path / "out" / "styled.mp4")
+    info = probe_output(tmp_path / "out" / "styled.mp4")
     assert info["frames"] == 4 and info["audio"]
+    # Another format of the same output name reuses the stylized frames: only the encoding runs.
+    result = painterly_video(tmp_path / "clip.mkv", tmp_path / "out" / "styled.gif")
+    assert jobs_run(result) == ["encode_video[name=styled, suffix=gif]"]
+    info = probe_output(tmp_path / "out" / "styled.gif")
+    assert info["frames"] == 4 and "Video: gif" in info["video"] and not info["audio"]
+
+
+def test_painterly_video_prints_the_failed_jobs_cause(tmp_path):
+    source = tmp_path / "cut.mkv"
+    write_clip(source, frames=30)
+    source.write_bytes(source.read_bytes()[: source.stat().st_size // 2])  # plays, then stops mid-file
+    result = painterly_video(source, tmp_path / "cut.mp4", check=False)
+    log = tmp_path / ".painterly/cut/results/logs/cut/extract_frames.log"
+    cause = log.read_text().strip().splitlines()[-1]
+    assert result.returncode == 2 and cause.startswith(f"painterly: error: {source}: damaged or cut short after 15 frames")
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == f"{cause} (log: {log})" and not (tmp_path / "cut.mp4").exists()
+
+
+def test_painterly_video_resumes_after_kill_and_refuses_a_second_run(tmp_path):
+    write_clip(tmp_path / "clip.mkv", frames=6)
+    out = tmp_path / "out" / "styled.mp4"
+    command = [sys.executable, "-m", "painterly", "video", str(tmp_path / "clip.mkv"), str(STYLE), "-o", str(out),
+               "--size", "32", "--iterations", "60", "--frame-iterations", "30", "--pyramid-min-size", "32",
+               "--device", "cpu", "--cores", "1"]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    styled = tmp_path / "out/.painterly/styled/results/styled/styled"
+    deadline = time.monotonic() + 300
+    while not list(styled.glob(".*.partial/*.png")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 2 and "another `painterly video` is making this output" in second.stderr
+    os.killpg(first.pid, signal.SIGKILL)  # leaves Snakemake's lock and a half-made chunk behind
+    first.wait()
+    subprocess.run(command, check=True, capture_output=True, timeout=900)  # the same command again
+    assert probe_output(out)["frames"] == 6
 
 
 def test_lint_and_format_are_clean():
@@ -188,10 +233,137 @@ def test_lint_and_format_are_clean():
     assert fmt.returncode == 0, fmt.stderr
 
 
-def test_config_schema_knows_every_engine_setting():
-    import yaml
+BAD_SHEETS = {
+    "duplicate name": ("name\tinput\tstyles\nx\tphoto.png\tstyle.jpg\nx\tphoto.png\tstyle.jpg\n",
+                       "the name 'x' is used by two rows"),
+    "unknown preset": ("name\tinput\tstyles\tpreset\nx\tphoto.png\tstyle.jpg\tnope\n",
+                       "row 'x' asks for preset 'nope'"),
+    "misspelt column": ("name\tinput\tstyles\tstlye_weight\nx\tphoto.png\tstyle.jpg\t3\n",
+                        "unknown column 'stlye_weight'; did you mean 'style_weight'?"),
+    "fractional size": ("name\tinput\tstyles\tsize\nx\tphoto.png\tstyle.jpg\t40.5\n",
+                        "row 'x': size must be a whole number, not 40.5"),
+    "size below minimum": ("name\tinput\tstyles\tsize\nx\tphoto.png\tstyle.jpg\t8\n",
+                           "row 'x': size must be >= 16, not 8"),
+    "schema: bad start": ("name\tinput\tstyles\tstart\nx\tphoto.png\tstyle.jpg\t-3\n", "start"),
+    "size not a number": ("name\tinput\tstyles\tsize\nx\tphoto.png\tstyle.jpg\tabc\n",
+                          "row 'x': size must be a number, not 'abc'"),
+    "empty sheet": ("", "the sheet is empty; write a header line"),
+    "header only": ("name\tinput\tstyles\n", "the sheet has a header but no rows"),
+    "name with a slash": ("name\tinput\tstyles\na/b\tphoto.png\tstyle.jpg\n",
+                          "line 2: the name 'a/b' names the row's output folder, so it may hold only letters"),
+    "start after end": ("name\tinput\tstyles\tstart\tend\nx\tclip.mkv\tstyle.jpg\t5\t3\n",
+                        "row 'x' starts at frame 5, not before its end 3"),
+    "blend for two styles, one style": ("name\tinput\tstyles\tstyle_blend\nx\tphoto.png\tstyle.jpg\t1,3\n",
+                                        "row 'x': style_blend needs 1 non-negative weights (one per style), got [1.0, 3.0]"),
+    "photo over the pixel cap": ("name\tinput\tstyles\tmax_input_pixels\nx\tphoto.png\tstyle.jpg\t1000\n",
+                                 "row 'x': photo.png: 48x33 is 0 megapixels, over the cap of 0"),
+}
 
-    from painterly.settings import Settings
 
-    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
-    assert set(schema["definitions"]["settings"]["properties"]) == set(Settings().to_dict())
+@pytest.mark.parametrize("case", BAD_SHEETS)
+def test_bad_sheets_are_refused_before_any_job(workspace, case):
+    sheet, message = BAD_SHEETS[case]
+    (workspace / "jobs.tsv").write_text(sheet)
+    result = snakemake(workspace, "-n", check=False)
+    assert result.returncode != 0 and message in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_misspelt_config_key_names_the_nearest(workspace):
+    config = (workspace / "config.yaml").read_text().replace("extraction:\n  fps: null", "extraction:\n  fsp: 5")
+    (workspace / "config.yaml").write_text(config)
+    result = snakemake(workspace, "-n", check=False)
+    assert result.returncode != 0 and "config.extraction: unknown key 'fsp'; did you mean 'fps'?" in result.stderr
+
+
+def test_paths_with_hash_comma_space_and_unicode_work(workspace):
+    odd = workspace / "odd #1, été"
+    odd.mkdir()
+    for name in ("photo.png", "style.jpg"):
+        (odd / name.replace(".", " #a, b.")).write_bytes((workspace / name).read_bytes())
+    photo, style = odd / "photo #a, b.png", odd / "style #a, b.jpg"
+    (workspace / "jobs.tsv").write_text(f'name\tinput\tstyles\nodd\t{photo}\t"{style}",style.jpg\n')
+    snakemake(workspace)
+    assert (workspace / "results/odd/odd.png").is_file()
+    targets = [StyleTargets.load(path).meta["styles"] for path in (workspace / "results/style_targets").glob("*.pt")]
+    assert [str(style), "style.jpg"] in targets
+
+
+def test_a_second_run_is_refused_while_the_first_is_alive_even_after_unlock(workspace):
+    (workspace / "config.yaml").write_text(workflow_config(2, **{**TINY, "iterations": 200, "frame_iterations": 100}))
+    command = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workspace),
+               "--configfile", str(workspace / "config.yaml"), "--cores", "1"]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list((workspace / "results/clip/styled").glob(".*.partial")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        snakemake(workspace, "--unlock")
+        second = snakemake(workspace, check=False)
+        assert second.returncode != 0 and "another snakemake run is alive in this directory" in second.stderr
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+
+
+def test_a_diverging_row_fails_alone_and_keep_going_finishes_the_rest(workspace):
+    """An injected bad weight: one row's loss overflows; its job fails with one line, the
+    other rows are finished."""
+    write_sheet(workspace, {**ROWS, "photo": "photo\tphoto.png\tstyle.jpg\t1e39\n"})
+    result = snakemake(workspace, "--keep-going", "--forceall", check=False)
+    assert result.returncode != 0
+    log = (workspace / "results/logs/photo/stylize_image.log").read_text().strip().splitlines()
+    assert log[-1].startswith("painterly: error: the loss became") and "lower --style-weight" in log[-1]
+    assert (workspace / "results/clip/clip.mp4").is_file() and not (workspace / "results/photo/photo.png").exists()
+
+
+def test_sheet_columns_and_presets_reach_the_engine(tmp_path):
+    """start/end/fps, another preset, temporal: false, preserve_colors and a two-style blend,
+    each from its own sheet column, through the real workflow."""
+    workdir = tmp_path / "ws"
+    workdir.mkdir()
+    write_clip(workdir / "clip.mkv", frames=12)  # 10 fps
+    Image.open(STYLE).resize((48, 38)).save(workdir / "style.jpg")
+    Image.open(STYLE).resize((48, 38)).rotate(180).save(workdir / "style2.jpg")
+    Image.open(CONTENT).resize((48, 33)).save(workdir / "photo.png")
+    (workdir / "config.yaml").write_text(workflow_config(4, {"quick": {**TINY, "iterations": 2}}, **TINY))
+    header = "name\tinput\tstyles\tpreset\tstart\tend\tfps\ttemporal\tpreserve_colors\tstyle_blend\n"
+    rows = {
+        "cut": "cut\tclip.mkv\tstyle.jpg\tquick\t2\t10\t5\tfalse\t\t\n",
+        "photo": "photo\tphoto.png\tstyle.jpg,style2.jpg\t\t\t\t\t\ttrue\t1,3\n",
+    }
+    (workdir / "jobs.tsv").write_text(header + "".join(rows.values()))
+    result = snakemake(workdir, "-p")
+    log = result.stdout + result.stderr
+    video = probe_output(workdir / "results/cut/cut.mp4")
+    assert video["frames"] == 4 and video["fps"] == 5  # source frames 2..9, every other one
+    assert not [j for j in jobs_run(result) if j.startswith("optical_flow")]  # temporal: false
+    assert '"iterations": 2' in log and '"temporal": false' in log  # the `quick` preset and the column
+    (two_styles,) = [t for t in (workdir / "results/style_targets").glob("*.pt") if t.stem.startswith("style+style2-")]
+    assert StyleTargets.load(two_styles).meta["key"]["style_blend"] == [0.25, 0.75]
+    content = np.asarray(Image.open(workdir / "photo.png").convert("YCbCr"), dtype=float)
+    styled = np.asarray(Image.open(workdir / "results/photo/photo.png").resize((48, 33)).convert("YCbCr"), dtype=float)
+    assert np.abs(content[..., 1:] - styled[..., 1:]).mean() < 3  # colours kept: chroma of the photo
+    assert np.abs(content[..., 0] - styled[..., 0]).mean() > 5  # luminance stylized
+
+    rows["photo"] = rows["photo"].replace("1,3", "3,1")
+    (workdir / "jobs.tsv").write_text(header + "".join(rows.values()))
+    changed_blend = jobs_run(snakemake(workdir))
+    Image.open(STYLE).resize((48, 38)).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(workdir / "style2.jpg")
+    changed_style = jobs_run(snakemake(workdir))
+    for jobs in (changed_blend, changed_style):
+        assert [j.split("[")[0] for j in jobs] == ["preview", "style_targets", "stylize_image"], jobs
+    assert len(list((workdir / "results/style_targets").glob("style+style2-*.pt"))) == 3
+
+
+def test_settings_are_written_once():
+    """The CLI's flags are read off Settings, and no schema repeats a setting's type or limits."""
+    from painterly.cli import build_parser
+    from painterly.settings import FIELDS
+
+    image = build_parser()._subparsers._group_actions[0].choices["image"]
+    flags = {action.dest for action in image._actions if action.option_strings} - {"help", "output", "targets",
+                                                                                    "settings", "quiet"}
+    assert flags == set(FIELDS)
+    for path in (REPO / "workflow/schemas").glob("*.yaml"):
+        text = path.read_text()
+        assert not [name for name in FIELDS if f"\n  {name}:" in text or f"\n      {name}:" in text], path

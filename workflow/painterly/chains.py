@@ -36,38 +36,48 @@ class Chain:
     outputs: list[Path]
     """Where each result is written."""
     flow_dir: Path | None = None
-    """Precomputed flows into each frame but the first (``optical_flow`` rule), named by
-    ``first + offset``; None: computed here, on the background threads."""
+    """Precomputed flows into each frame but the chain's first (``optical_flow`` rule),
+    named by ``first + offset``; None: computed here, on the background threads."""
     first: int = 0
+    previous: torch.Tensor | None = None
+    """A chain resumed mid-way: the result (1, 3, H, W) of the frame before ``frames[0]``."""
+    before: Path | None = None
+    """... and that frame's content (to compute the flow into ``frames[0]`` without ``flow_dir``)."""
 
 
 def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain], progress: bool = True,
                    workers: int | None = None) -> None:
-    """Stylize every frame of every chain; frame t of all chains that have one is one batch."""
+    """Stylize every frame of every chain; frame t of all chains that have one is one batch
+    (two: chains starting afresh, and chains continuing from their previous result)."""
     settings = stylizer.settings
     workers = workers or min(16, os.cpu_count() or 1)
     length = max(len(chain.frames) for chain in chains)
+    previous = {index: chain.previous for index, chain in enumerate(chains) if chain.previous is not None}
     with ThreadPoolExecutor(workers) as pool:
-        ahead: dict[int, list[Future]] = {}
-        writes, previous, previous_chains = [], None, []
+        ahead: dict[int, dict[int, Future]] = {}
+        writes = []
         for t in tqdm(range(length), desc="frames", disable=not progress):
             for later in range(t, min(t + workers, length)):
                 if later not in ahead:
-                    ahead[later] = [pool.submit(_read, chain, later, settings) for chain in chains if later < len(chain.frames)]
-            inputs = [future.result() for future in ahead.pop(t)]
-            live = [index for index, chain in enumerate(chains) if t < len(chain.frames)]
-            content = torch.stack([frame for frame, _ in inputs])
-            prior = None
-            if settings.temporal and t > 0:
-                rows = [previous_chains.index(index) for index in live]
-                flows = torch.stack([flow for _, (flow, _) in inputs]).to(stylizer.device)
-                reliable = torch.stack([mask for _, (_, mask) in inputs]).to(stylizer.device)
-                prior = (warp_tensor(previous[rows], flows), reliable)
-            previous = torch.cat([r.image for r in stylizer.stylize_batch(content, targets, previous=prior)])
-            previous_chains = live
-            host = previous.float().cpu()
-            for row, index in enumerate(live):
-                writes.append(pool.submit(save_image, host[row : row + 1], chains[index].outputs[t]))
+                    ahead[later] = {index: pool.submit(_read, chain, later, settings)
+                                    for index, chain in enumerate(chains) if later < len(chain.frames)}
+            inputs = {index: future.result() for index, future in ahead.pop(t).items()}
+            continuing = [index for index in inputs if settings.temporal and index in previous]
+            fresh = [index for index in inputs if index not in continuing]
+            for group in (fresh, continuing):
+                if not group:
+                    continue
+                content = torch.stack([inputs[index][0] for index in group])
+                prior = None
+                if group is continuing:
+                    flows = torch.stack([inputs[index][1][0] for index in group]).to(stylizer.device)
+                    reliable = torch.stack([inputs[index][1][1] for index in group]).to(stylizer.device)
+                    warped = warp_tensor(torch.cat([previous[index] for index in group]).to(stylizer.device), flows)
+                    prior = (warped, reliable)
+                for index, result in zip(group, stylizer.stylize_batch(content, targets, previous=prior)):
+                    # Exactly what the PNG holds: a chain resumed from its files continues identically.
+                    previous[index] = result.image.float().clamp(0, 1).mul(255).round().div(255)
+                    writes.append(pool.submit(save_image, previous[index].cpu(), chains[index].outputs[t]))
         for write in writes:
             write.result()
 
@@ -77,12 +87,12 @@ def _read(chain: Chain, t: int, settings: Settings):
     backward flow into it (H, W, 2) with its reliability mask (1, H, W)."""
     frame = resize_long_side(load_image(chain.frames[t]), settings.size)
     tensor = image_to_tensor(frame)[0]
-    if not settings.temporal or t == 0:
+    if not settings.temporal or (t == 0 and chain.previous is None):
         return tensor, None
     if chain.flow_dir is not None:
         backward, reliable = load_flow(flow_file(chain.flow_dir, chain.first + t))
     else:
-        before = resize_long_side(load_image(chain.frames[t - 1]), settings.size)
+        before = resize_long_side(load_image(chain.frames[t - 1] if t else chain.before), settings.size)
         backward, reliable = reliable_flow(np.asarray(frame), np.asarray(before), settings.flow_method)
     if backward.shape[:2] != tuple(tensor.shape[-2:]):
         raise PainterlyError(f"{chain.frames[t]}: its flow is {backward.shape[1]}x{backward.shape[0]}, the frame "

@@ -7,58 +7,42 @@ import json
 import sys
 import warnings
 
-from .errors import PainterlyError
+from . import settings
+from .errors import ERROR_PREFIX, PainterlyError
 from .settings import Settings
 
 DEFAULTS = Settings()
+TARGET_FIELDS = [name for name, item in settings.FIELDS.items() if item.metadata["targets"]]
 
 
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
+def _text_to(name: str):
+    def convert(text: str):
+        try:
+            return settings.parse(name, text)
+        except PainterlyError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    convert.__name__ = name  # argparse names the type in its error
+    return convert
 
 
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(text.split(","))
-
-
-def _setting(parser, name: str, help: str, **kwargs) -> None:
-    """A flag for Settings field ``name``: absent unless given, its default shown from Settings."""
-    default = getattr(DEFAULTS, name)
-    shown = ",".join(default) if isinstance(default, tuple) else default
-    flag = "--" + name.replace("_", "-")
-    parser.add_argument(flag, dest=name, default=argparse.SUPPRESS, help=f"{help} (default: {shown})", **kwargs)
-
-
-def _add_style_settings(parser) -> None:
-    _setting(parser, "size", "long side of the output in pixels", type=int)
-    _setting(parser, "style_scale", "style image size relative to the content", type=float)
-    _setting(parser, "style_blend", "blend weights of several styles; None: equal", type=_floats, metavar="W1,W2,...")
-    _setting(parser, "preserve_colors", "transfer luminance only; keep the content's colours", action="store_const", const=True)
-    _setting(parser, "weights", "VGG-19 weights: caffe (offline), torchvision (downloads once), or a .pth file")
-    _setting(parser, "pooling", "VGG pooling layers", choices=("max", "avg"))
-    _setting(parser, "style_layers", "style layers (Keras names are post-ReLU: block1_conv1 = relu1_1)", type=_names, metavar="L1,L2,...")
-    _setting(parser, "device", "auto, cpu, cuda, cuda:N or mps")
-    _setting(parser, "precision", "bf16 autocast on CUDA", choices=("fp32", "bf16"))
-    _setting(parser, "pyramid_min_size", "long side of the coarsest pyramid level", type=int)
-    parser.add_argument("--settings", default=None, help="JSON object of settings, under any flags given")
-
-
-def _add_optimization_settings(parser) -> None:
-    _setting(parser, "iterations", "iterations summed over the pyramid levels", type=int)
-    _setting(parser, "optimizer", "optimization method", choices=("lbfgs", "adam"))
-    _setting(parser, "lr", "step size; None: 1.0 for lbfgs, 0.02 for adam", type=float)
-    _setting(parser, "init", "content, noise, or an image file")
-    _setting(parser, "content_weight", "alpha", type=float)
-    _setting(parser, "style_weight", "beta", type=float)
-    _setting(parser, "tv_weight", "total variation weight", type=float)
-    _setting(parser, "content_layer", "content layer (block5_conv2 = relu5_2)")
-    _setting(parser, "style_layer_weights", "weight per style layer; None: equal", type=_floats, metavar="W1,W2,...")
-    _setting(parser, "tolerance", "early stop when the loss falls less than this fraction over 10 iterations", type=float)
-    _setting(parser, "seed", "random seed (noise init)", type=int)
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+def add_setting_flags(parser, names) -> None:
+    """A flag per Settings field in ``names``, its type, choices and help read off the field;
+    absent from the namespace unless given, so a --settings JSON or a preset shows through."""
+    group = parser.add_argument_group("settings")
+    for name in names:
+        item, default = settings.FIELDS[name], getattr(DEFAULTS, name)
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        flag, help = "--" + name.replace("_", "-"), f"{item.metadata['help']} (default: {shown})"
+        if settings.kind(name)[0] is bool:
+            group.add_argument(flag, dest=name, default=argparse.SUPPRESS, help=help,
+                               action=argparse.BooleanOptionalAction)
+        else:
+            choices = item.metadata["choices"]
+            metavar = "{" + ",".join(choices) + "}" if choices else name.upper()
+            group.add_argument(flag, dest=name, default=argparse.SUPPRESS, help=help, type=_text_to(name),
+                               metavar=metavar)
+    group.add_argument("--settings", default=None, help="JSON object of settings, under any flags given")
 
 
 def given_settings(args: argparse.Namespace) -> dict:
@@ -73,24 +57,47 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def _run_image(args) -> None:
+    from .device import describe
     from .io import load_image, save_image
     from .style_targets import StyleTargets
     from .stylize import Stylizer
 
-    settings = settings_from_args(args)
-    content = load_image(args.content)
-    styles = [load_image(path) for path in args.styles]
-    stylizer = Stylizer(settings)
-    targets = StyleTargets.load(args.targets) if args.targets else stylizer.targets(styles, args.styles)
+    chosen = settings_from_args(args)
+    check_image_output(args.output, args.content)
+    content = load_image(args.content, chosen.max_input_pixels)
+    styles = [load_image(path, chosen.max_input_pixels) for path in args.styles]
+    stylizer = Stylizer(chosen)
+    print(f"device: {describe(stylizer.device)}", file=sys.stderr, flush=True)
+    if args.targets:
+        targets = StyleTargets.load(args.targets)
+        targets.check(stylizer.settings, styles)
+    else:
+        targets = stylizer.targets(styles, args.styles)
     save_image(stylizer.stylize(content, targets, progress=not args.quiet).image, args.output)
+
+
+def check_image_output(output, content) -> None:
+    """Refuse, before any work, an output that cannot be written or would overwrite the input."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    output = Path(output)
+    if output.is_dir():
+        raise PainterlyError(f"{output}: is a directory; give an output file name such as {output / 'out.png'}")
+    if Image.registered_extensions().get(output.suffix.lower()) is None:
+        raise PainterlyError(f"{output}: unknown image extension {output.suffix!r}; end the name in .png or .jpg")
+    if output.exists() and output.resolve() == Path(content).resolve():
+        raise PainterlyError(f"{output}: is the input photo; write the result to another file")
 
 
 def _run_targets(args) -> None:
     from .io import load_image
     from .stylize import Stylizer
 
-    styles = [load_image(path) for path in args.styles]
-    Stylizer(settings_from_args(args)).targets(styles, args.styles).save(args.output)
+    chosen = settings_from_args(args)
+    styles = [load_image(path, chosen.max_input_pixels) for path in args.styles]
+    Stylizer(chosen).targets(styles, args.styles).save(args.output)
 
 
 def _run_video(args) -> None:
@@ -112,26 +119,41 @@ def _run_stylize_frames(args) -> None:
     from .chunk import stylize_frames
 
     torch.set_num_threads(args.threads)
-    stylize_frames(args.frames_dir, args.first, args.count, args.targets, args.output, settings_from_args(args),
-                   not args.quiet, args.flows)
+    stylize_frames(args.frames, args.targets, args.output, settings_from_args(args), not args.quiet, args.flows,
+                   args.lead_in)
 
 
 def _run_optical_flow(args) -> None:
     from .optical_flow import compute_chunk_flows
 
-    compute_chunk_flows(args.frames_dir, args.first, args.count, args.output, args.method)
+    compute_chunk_flows(args.frames, args.output, args.method)
 
 
 def _run_warp_error(args) -> None:
     from .metrics import write_warp_error_table
 
-    write_warp_error_table(args.frames_dir, args.stylized, args.output)
+    from .seams import final_frames
+
+    write_warp_error_table(args.frames_dir, final_frames(args.stylized, args.seams), args.output)
+
+
+def _run_find_shots(args) -> None:
+    from .shots import find_shots
+
+    find_shots(args.frames_dir, args.threshold, args.output)
+
+
+def _run_seam(args) -> None:
+    from .seams import cross_fade
+
+    cross_fade(args.earlier, args.later, args.output)
 
 
 def _run_encode(args) -> None:
     from .encode import encode_video
+    from .seams import final_frames
 
-    encode_video(args.chunks, args.meta, args.output, args.audio)
+    encode_video(final_frames(args.chunks, args.seams), args.meta, args.output, args.audio)
 
 
 def _run_preview(args) -> None:
@@ -150,24 +172,23 @@ def build_parser() -> argparse.ArgumentParser:
     image.add_argument("styles", nargs="+", metavar="style", help="one or more style images")
     image.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, ...)")
     image.add_argument("--targets", help="reuse a style targets file from `painterly targets`")
-    _add_style_settings(image)
-    _add_optimization_settings(image)
+    add_setting_flags(image, settings.FIELDS)
+    image.add_argument("--quiet", action="store_true", help="no progress bar")
     image.set_defaults(run=_run_image)
 
     video = commands.add_parser("video", help="stylize one video through the workflow", formatter_class=formatter)
     video.add_argument("input", help="the video to repaint")
     video.add_argument("styles", nargs="+", metavar="style", help="one or more style images")
-    video.add_argument("-o", "--output", required=True, help="output .mp4")
+    video.add_argument("-o", "--output", required=True, help="output .mp4 (H.264), .mov (ProRes), .webm (VP9) or .gif")
     video.add_argument("--preset", default=None, help="a preset of config.yaml (default: its `preset`)")
     video.add_argument("--cores", type=int, default=4, help="cores Snakemake may use")
-    _add_style_settings(video)
-    _add_optimization_settings(video)
+    add_setting_flags(video, settings.FIELDS)
     video.set_defaults(run=_run_video)
 
     targets = commands.add_parser("targets", help="precompute the style Gram targets", formatter_class=formatter)
     targets.add_argument("styles", nargs="+", metavar="style", help="one or more style images")
     targets.add_argument("-o", "--output", required=True, help="targets file to write (.pt)")
-    _add_style_settings(targets)
+    add_setting_flags(targets, [*TARGET_FIELDS, "device", "precision"])
     targets.set_defaults(run=_run_targets)
 
     extract = commands.add_parser("extract-frames", help="(workflow) decode a video into PNG frames", formatter_class=formatter)
@@ -181,9 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     extract.set_defaults(run=_run_extract_frames)
 
     chunk = commands.add_parser("stylize-frames", help="(workflow) stylize a run of frames in one process", formatter_class=formatter)
-    chunk.add_argument("frames_dir")
-    chunk.add_argument("--first", type=int, required=True)
-    chunk.add_argument("--count", type=int, required=True)
+    chunk.add_argument("frames", nargs="+", help="the chunk's consecutive frames, in order")
+    chunk.add_argument("--lead-in", type=int, default=0, help="the first N frames are a run-up, written to lead-in/")
     chunk.add_argument("--targets", required=True)
     chunk.add_argument("-o", "--output", required=True, help="directory to write")
     chunk.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
@@ -193,24 +213,36 @@ def build_parser() -> argparse.ArgumentParser:
     chunk.set_defaults(run=_run_stylize_frames)
 
     flows = commands.add_parser("optical-flow", help="(workflow) flows into each frame of a chunk", formatter_class=formatter)
-    flows.add_argument("frames_dir")
-    flows.add_argument("--first", type=int, required=True)
-    flows.add_argument("--count", type=int, required=True)
+    flows.add_argument("frames", nargs="+", help="the chunk's consecutive frames, in order")
     flows.add_argument("--method", default="dis", help="dis, farneback, or a local RAFT state dict (.pth)")
     flows.add_argument("-o", "--output", required=True, help="directory to write")
     flows.set_defaults(run=_run_optical_flow)
 
     metric = commands.add_parser("warp-error", help="(workflow) temporal consistency of a stylized video", formatter_class=formatter)
     metric.add_argument("frames_dir", help="the input frames")
-    metric.add_argument("stylized", nargs="+", help="directories of stylized frames, in order")
+    metric.add_argument("stylized", nargs="+", help="the chunks' directories of stylized frames")
+    metric.add_argument("--seams", nargs="*", default=[], help="the seams' directories of cross-faded frames")
     metric.add_argument("-o", "--output", required=True, help="TSV table to write")
     metric.set_defaults(run=_run_warp_error)
 
-    encode = commands.add_parser("encode", help="(workflow) encode stylized frames to MP4", formatter_class=formatter)
-    encode.add_argument("chunks", nargs="+", help="directories of stylized frames, in order")
+    shots = commands.add_parser("find-shots", help="(workflow) where a video's shots begin", formatter_class=formatter)
+    shots.add_argument("frames_dir")
+    shots.add_argument("--threshold", type=float, required=True, help="a cut where fewer pixels than this are explained")
+    shots.add_argument("-o", "--output", required=True, help="JSON file to write")
+    shots.set_defaults(run=_run_find_shots)
+
+    seam = commands.add_parser("seam", help="(workflow) cross-fade a chunk's lead-in into the chunk before", formatter_class=formatter)
+    seam.add_argument("earlier", help="the earlier chunk's directory")
+    seam.add_argument("later", help="the later chunk's directory (with lead-in/)")
+    seam.add_argument("-o", "--output", required=True, help="directory to write")
+    seam.set_defaults(run=_run_seam)
+
+    encode = commands.add_parser("encode", help="(workflow) encode stylized frames to a video", formatter_class=formatter)
+    encode.add_argument("chunks", nargs="+", help="the chunks' directories of stylized frames")
+    encode.add_argument("--seams", nargs="*", default=[], help="the seams' directories of cross-faded frames")
     encode.add_argument("--meta", required=True)
     encode.add_argument("--audio", default=None, help="source whose audio to mux back")
-    encode.add_argument("-o", "--output", required=True)
+    encode.add_argument("-o", "--output", required=True, help="video to write; its suffix (.mp4, .mov, .webm, .gif) picks the format")
     encode.set_defaults(run=_run_encode)
 
     preview = commands.add_parser("preview", help="(workflow) side-by-side still", formatter_class=formatter)
@@ -227,11 +259,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.run(args)
     except PainterlyError as error:
-        print(f"painterly: error: {error}", file=sys.stderr)
+        print(f"{ERROR_PREFIX}{error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("painterly: interrupted; no output written", file=sys.stderr)
         return 130
+    except RuntimeError as error:
+        # The engine turns an out-of-memory in the optimization into a PainterlyError; one
+        # elsewhere (style targets at a huge size) still deserves one line, not a traceback.
+        if "out of memory" not in str(error):
+            raise
+        print(f"{ERROR_PREFIX}out of memory ({str(error).splitlines()[0][:120]}); lower --size or use "
+              "--precision bf16", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -65,6 +65,13 @@ def claim_gpu(count: int, lock_dir: Path | None = None) -> int:
     return os.getpid() % count
 
 
+def describe(device: torch.device) -> str:
+    """The device and, for a GPU, its model: what a job's log says it ran on."""
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
 def configure(device: torch.device) -> None:
     """Speed settings that do not change results beyond float rounding."""
     if device.type == "cuda":

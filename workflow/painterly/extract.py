@@ -1,27 +1,39 @@
-"""Video in through ffmpeg: probing a source and deterministic PNG frame extraction.
+"""Video in: what kind a file is, probing a video, and deterministic PNG frame extraction.
 
-ffmpeg comes from the ``imageio-ffmpeg`` wheel (a static build with libx264 and AAC), or
-from ``$PAINTERLY_FFMPEG`` / the system when set, so nothing needs a system install.
+Decoding goes through PyAV (libav's API, its libraries bundled in the wheel) rather than
+ffmpeg's raw-video pipe, because the pipe emits frames at one nominal rate: a
+variable-frame-rate source (phones, screen recordings, an AVI that holds a picture for
+seconds) comes out with pictures repeated and the timing lost. PyAV hands over each
+decoded picture once with its own timestamp and duration, so extraction writes each
+distinct frame once and records when it shows; stream facts (rotation, audio, time
+base) are fields, not text scraped from stderr; a damaged file raises or logs a libav
+error we can quote, and there is no subprocess pipe to drain. Encoding stays with the
+ffmpeg binary of the ``imageio-ffmpeg`` wheel (see ``encode.py``).
 """
 
 from __future__ import annotations
 
-import hashlib
+import collections
+import contextlib
+import heapq
 import json
+import math
 import os
-import re
 import shutil
-import subprocess
+from fractions import Fraction
 from pathlib import Path
+from typing import Iterator
 
+import av
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from .errors import PainterlyError
-from .io import atomic_dir, atomic_path, fit_long_side
+from .io import atomic_dir, atomic_path, sha256_file
 
 FRAME_PATTERN = "{:06d}.png"
-VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif"}
+FIX_DAMAGED = "copy or export the video again"
+REORDER_WINDOW = 16
 
 
 def ffmpeg_exe() -> str:
@@ -40,83 +52,217 @@ def ffmpeg_exe() -> str:
 
 
 def is_video(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+    """Whether ``path`` is a video, judged by its content, never its name.
+
+    A still picture PIL can decode is an image; an animated GIF, PNG or WebP is a video.
+    Anything PIL does not recognise counts as a video too, so a file that is neither
+    reaches the video probe, whose error says in one line what is wrong with it
+    (cut short, audio only, not media at all).
+    """
+    try:
+        with Image.open(path) as image:
+            # An empty tile list: PIL knows the header but has no decoder (MPEG video).
+            return not image.tile or getattr(image, "is_animated", False)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return True
+
+
+class _Video:
+    """The first video stream of an opened file, decoded picture by picture."""
+
+    def __init__(self, path: Path, container, errors: list):
+        self.path, self.container, self.errors = path, container, errors
+        self.stream = container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        self.has_audio = bool(container.streams.audio)
+        # ffmpeg's -ss counts from the file's start, which may precede the first picture.
+        self.start = Fraction(container.start_time or 0, av.time_base)
+
+    def frames(self) -> Iterator[av.VideoFrame]:
+        """Each decoded picture once, in order; read to the end, raises if the file is damaged."""
+        count = 0
+        try:
+            for frame in self.container.decode(self.stream):
+                yield frame
+                count += 1
+        except av.FFmpegError as error:
+            raise self._damaged(count, _cause(error, self.errors)) from None
+        # The demuxer logs (and does not raise) a file that ends mid-packet or mid-element;
+        # decoder complaints are left alone: ffmpeg conceals those, as players do.
+        demuxer = [message for _, source, message in self.errors if source == self.container.format.name]
+        if demuxer:
+            raise self._damaged(count, _first_line(demuxer[-1]))
+
+    def timed_frames(self) -> Iterator[tuple[int | None, av.VideoFrame]]:
+        """Each picture with its presentation time (pts in the stream's time base, or None).
+
+        Decoders hand out pictures in display order, but some files (AVIs with B-frames)
+        stamp them with their packets' pts in decode order: the times are the right set,
+        on the wrong pictures. So the k-th picture gets the k-th smallest time, taken from
+        a window wider than any decoder reorders (H.264 holds at most 16 pictures).
+        """
+        times: list[int] = []
+        pending: collections.deque = collections.deque()
+        for frame in self.frames():
+            time = frame.pts if frame.pts is not None else frame.dts
+            if time is not None:
+                heapq.heappush(times, time)
+            pending.append(frame)
+            if len(pending) > REORDER_WINDOW:
+                yield (heapq.heappop(times) if times else None), pending.popleft()
+        while pending:
+            yield (heapq.heappop(times) if times else None), pending.popleft()
+
+    def _damaged(self, count: int, cause: str) -> PainterlyError:
+        return PainterlyError(f"{self.path}: damaged or cut short after {count} frames ({cause}); {FIX_DAMAGED}")
+
+
+@contextlib.contextmanager
+def _open_video(path: str | Path) -> Iterator[_Video]:
+    """Open ``path`` for decoding; anything unreadable is a one-line error naming it and the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise PainterlyError(f"{path}: no such video file; check the path")
+    if path.stat().st_size == 0:
+        raise PainterlyError(f"{path}: the file is empty; replace it with the real video")
+    # PyAV drops libav's messages unless asked, and by default a message equal to the
+    # previous one, even from an earlier file.
+    level, skip_repeated = av.logging.get_level(), av.logging.get_skip_repeated()
+    av.logging.set_level(av.logging.ERROR)
+    av.logging.set_skip_repeated(False)
+    try:
+        with av.logging.Capture(local=False) as errors:
+            try:
+                container = av.open(str(path))
+            except av.FFmpegError as error:
+                raise PainterlyError(
+                    f"{path}: not a video or image painterly can read ({_cause(error, errors)}); "
+                    f"if it plays elsewhere, it is damaged or cut short: {FIX_DAMAGED}"
+                ) from None
+            with container:
+                if not container.streams.video:
+                    found = "only audio" if container.streams.audio else "no video stream"
+                    raise PainterlyError(f"{path}: {found} in the file; give a video file")
+                yield _Video(path, container, errors)
+    finally:
+        av.logging.set_level(level)
+        av.logging.set_skip_repeated(skip_repeated)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _cause(error: av.FFmpegError, errors: list) -> str:
+    """libav's own last word on a failure, else the error's description."""
+    return _first_line(errors[-1][2]) if errors else error.strerror
+
+
+def _upright(frame: av.VideoFrame) -> np.ndarray:
+    """The picture as RGB, turned as the display matrix says (ffmpeg's autorotate)."""
+    return np.rot90(frame.to_ndarray(format="rgb24"), round(frame.rotation / 90))
 
 
 def probe(path: str | Path) -> dict:
-    """Stream facts from ``ffmpeg -i``: fps, width and height as displayed (rotation applied), audio."""
-    path = Path(path)
-    if not path.is_file() or path.stat().st_size == 0:
-        raise PainterlyError(f"{path}: video file missing or empty; check the path in the sheet")
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
-    video = re.search(r"Stream #\S+.*?: Video: (.*)", result.stderr)
-    if not video:
-        raise PainterlyError(f"{path}: no video stream ffmpeg can read; give an MP4, MOV, AVI or MKV file")
-    size = re.search(r", (\d{2,5})x(\d{2,5})", video.group(1))
-    fps = re.search(r"([\d.]+) fps", video.group(1)) or re.search(r"([\d.]+) tbr", video.group(1))
-    rotation = re.search(r"rotation of (-?[\d.]+) degrees", result.stderr)
-    width, height = int(size.group(1)), int(size.group(2))
-    if rotation and round(float(rotation.group(1))) % 180:
-        width, height = height, width
-    return {
-        "fps": float(fps.group(1)) if fps else 25.0,
-        "width": width,
-        "height": height,
-        "has_audio": bool(re.search(r"Stream #\S+.*?: Audio:", result.stderr)),
-    }
+    """Facts of a video from its first picture: size as displayed (rotation applied),
+    average fps and audio. Raises a one-line error if it is not a video that decodes."""
+    with _open_video(path) as video:
+        first = next(video.frames(), None)
+        if first is None:
+            raise PainterlyError(f"{path}: its video stream has no picture that decodes; {FIX_DAMAGED}")
+        height, width = _upright(first).shape[:2]
+        rate = video.stream.average_rate or video.stream.guessed_rate
+        return {"width": width, "height": height, "fps": float(rate) if rate else None, "has_audio": video.has_audio}
 
 
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def even_fit(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """(width, height) scaled so the longer side is about ``long_side``, both sides even:
+    H.264 and VP9 in yuv420p need even sides, and choosing them here means no encoder
+    pads or crops the painted frames."""
+    scale = long_side / max(size)
+    return tuple(2 * max(1, round(side * scale / 2)) for side in size)
+
+
+class _Subsampler:
+    """Keeps the first frame at or after each point of a 1/fps-second grid (all without fps).
+
+    The grid starts at the first kept frame and skips ahead over long-held frames; a
+    slack of a thousandth of a step keeps every frame when ``fps`` is the source's rate
+    written rounded (29.97 for 30000/1001).
+    """
+
+    def __init__(self, fps: float | None):
+        self.step = 1 / Fraction(str(fps)) if fps else None
+        self.next: Fraction | None = None
+
+    def keep(self, time: Fraction) -> bool:
+        if self.step is None:
+            return True
+        slack = self.step / 1000
+        if self.next is not None and time < self.next - slack:
+            return False
+        base = time if self.next is None else self.next
+        self.next = base + self.step * (math.floor((time + slack - base) / self.step) + 1)
+        return True
 
 
 def extract_frames(source, frames_dir, meta_path, size: int, fps: float | None = None, start: int = 0, end: int | None = None) -> dict:
     """Decode ``source`` into lossless PNGs ``frames_dir/000000.png`` ... at long side ``size``.
 
-    ffmpeg applies rotation metadata. ``start``/``end`` select source frames [start, end);
-    ``fps`` subsamples to that rate (never above the source's). Same source, same
-    arguments -> byte-identical frames. The directory appears whole or not at all.
+    Each distinct decoded picture is written once, turned upright, and the metadata
+    records its timestamp (``frame_pts`` in ``time_base``, from 0) and when the last one
+    stops showing (``end_pts``), so encoding keeps a variable frame rate. ``start``/``end``
+    select decoded frames [start, end); ``fps`` subsamples to at most that rate. Same
+    source, same arguments -> byte-identical frames. The directory appears whole or not
+    at all.
     """
-    source, frames_dir = Path(source), Path(frames_dir)
-    info = probe(source)
-    width, height = fit_long_side((info["width"], info["height"]), size)
-    step = max(1.0, info["fps"] / fps) if fps else 1.0
-    command = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(source), "-map", "0:v:0",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    frame_bytes = info["width"] * info["height"] * 3
-    written = 0
-    with atomic_dir(frames_dir) as tmp:
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as decoder:
-            index, next_pick = 0, float(start)
-            while end is None or index < end:
-                buffer = decoder.stdout.read(frame_bytes)
-                if len(buffer) < frame_bytes:
-                    break
-                if index >= start and index >= round(next_pick):
-                    frame = np.frombuffer(buffer, np.uint8).reshape(info["height"], info["width"], 3)
-                    image = Image.fromarray(frame).resize((width, height), Image.Resampling.LANCZOS)
-                    image.save(tmp / FRAME_PATTERN.format(written), optimize=False)
-                    written += 1
-                    next_pick += step
-                index += 1
-            decoder.stdout.close()
-            decoder.kill()
-        if written == 0:
-            raise PainterlyError(f"{source}: no frames decoded in range [{start}, {end}); check start/end in the sheet")
-    meta = {
-        "source": str(source),
-        "source_sha256": sha256_file(source),
-        "fps": info["fps"] / step,
-        "frame_count": written,
-        "width": width,
-        "height": height,
-        "has_audio": info["has_audio"],
-        "start_seconds": start / info["fps"],
-    }
+    source = Path(source)
+    if end is not None and end <= start:
+        raise PainterlyError(f"{source}: end {end} is not after start {start}; set end > start in the sheet")
+    subsampler = _Subsampler(fps)
+    kept: list[int] = []
+    decoded, previous_pts, end_pts = 0, None, 0
+    with _open_video(source) as video, atomic_dir(frames_dir) as tmp:
+        time_base = video.stream.time_base
+        rate = video.stream.average_rate or video.stream.guessed_rate
+        default_ticks = max(1, round(1 / (rate * time_base))) if rate else 1
+        for pts, frame in video.timed_frames():
+            # One without a time, or stamped no later than the last, shows right after the last.
+            if pts is None or (previous_pts is not None and pts <= previous_pts):
+                pts = end_pts
+            if end is not None and decoded >= end:
+                end_pts = pts  # the range ends where its first left-out frame begins
+                break
+            decoded += 1
+            previous_pts, end_pts = pts, pts + (frame.duration or default_ticks)
+            if decoded <= start or not subsampler.keep(pts * time_base):
+                continue
+            picture = _upright(frame)
+            if not kept:
+                width, height = even_fit((picture.shape[1], picture.shape[0]), size)
+            image = Image.fromarray(np.ascontiguousarray(picture)).resize((width, height), Image.Resampling.LANCZOS)
+            image.save(tmp / FRAME_PATTERN.format(len(kept)), optimize=False)
+            kept.append(pts)
+        if not kept:
+            if decoded == 0:
+                raise PainterlyError(f"{source}: its video stream has no picture that decodes; {FIX_DAMAGED}")
+            raise PainterlyError(f"{source}: start {start} is past its last frame (it has {decoded}); "
+                                 f"set start below {decoded} in the sheet")
+        duration = (end_pts - kept[0]) * time_base
+        meta = {
+            "source": str(source),
+            "source_sha256": sha256_file(source),
+            "frame_count": len(kept),
+            "width": width,
+            "height": height,
+            "has_audio": video.has_audio,
+            "fps": float(len(kept) / duration),
+            "time_base": str(time_base),
+            "frame_pts": [pts - kept[0] for pts in kept],
+            "end_pts": end_pts - kept[0],
+            "start_seconds": float(kept[0] * time_base - video.start),
+            "duration_seconds": float(duration),
+        }
     with atomic_path(meta_path) as meta_tmp:
         meta_tmp.write_text(json.dumps(meta, indent=2) + "\n")
     return meta
@@ -124,3 +270,11 @@ def extract_frames(source, frames_dir, meta_path, size: int, fps: float | None =
 
 def frame_paths(frames_dir, first: int, count: int) -> list[Path]:
     return [Path(frames_dir) / FRAME_PATTERN.format(i) for i in range(first, first + count)]
+
+
+def frame_index(path: str | Path) -> int:
+    """A frame's position in its video, from its name (FRAME_PATTERN)."""
+    try:
+        return int(Path(path).stem)
+    except ValueError:
+        raise PainterlyError(f"{path}: not an extracted frame (000123.png); pass the frames extract_frames wrote") from None

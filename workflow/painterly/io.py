@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -18,8 +19,14 @@ from .errors import PainterlyError
 _WIDE_MODES = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0, "I": 65535.0}
 
 
-def load_image(path: str | Path) -> Image.Image:
-    """Open ``path`` as an 8-bit RGB image, or raise a one-line error naming it."""
+# Callers that read user files pass their own cap (the max_input_pixels setting) and
+# check it from the header, before decoding; PIL's own bomb check would end in a traceback.
+Image.MAX_IMAGE_PIXELS = None
+
+
+def load_image(path: str | Path, max_pixels: int | None = None) -> Image.Image:
+    """Open ``path`` as an 8-bit RGB image, or raise a one-line error naming it; with
+    ``max_pixels``, refuse a larger image before decoding it."""
     path = Path(path)
     if not path.is_file():
         raise PainterlyError(f"{path}: no such image file; check the path")
@@ -27,11 +34,22 @@ def load_image(path: str | Path) -> Image.Image:
         raise PainterlyError(f"{path}: the file is empty; replace it with a real image")
     try:
         with Image.open(path) as opened:
+            if max_pixels is not None:
+                check_pixels(path, opened.size, max_pixels)
             opened.load()
             image = ImageOps.exif_transpose(opened)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise PainterlyError(f"{path}: not a readable image ({error.__class__.__name__}); give a PNG, JPEG or other image PIL opens") from None
     return to_rgb(image)
+
+
+def check_pixels(path, size: tuple[int, int], max_pixels: int) -> None:
+    width, height = size
+    if width * height > max_pixels:
+        raise PainterlyError(
+            f"{path}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the cap of "
+            f"{max_pixels / 1e6:.0f}; downscale it, or raise max_input_pixels if you have the memory"
+        )
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -95,10 +113,14 @@ def atomic_path(path: str | Path):
 @contextlib.contextmanager
 def atomic_dir(path: str | Path):
     """Yield an empty temporary directory beside ``path``; it replaces ``path`` whole if
-    the block succeeds, and vanishes if it fails. Its permissions follow the umask."""
+    the block succeeds, and vanishes if it fails. Its permissions follow the umask. One
+    writer per path (Snakemake runs one job per output), so a temporary directory already
+    there is a killed try's, and is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):  # left by a killed earlier try
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
@@ -131,3 +153,11 @@ def load_frame(path: str | Path) -> np.ndarray:
     if frame is None:
         raise PainterlyError(f"{path}: not a readable frame; rerun extract_frames")
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

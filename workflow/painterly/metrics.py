@@ -27,9 +27,9 @@ def warp_error(frames, method: str = "dis") -> list[float]:
     return errors
 
 
-def write_warp_error_table(frames_dir, stylized_dirs, output, method: str = "dis") -> float:
+def write_warp_error_table(frames_dir, stylized, output, method: str = "dis") -> float:
     """Per-pair warp error of a video, and their mean on the last line, as TSV."""
-    styled = sorted(p for d in stylized_dirs for p in Path(d).glob("*.png"))
+    styled = [Path(frame) for frame in stylized]
     pairs = ((load_frame(Path(frames_dir) / p.name), load_frame(p)) for p in styled)
     errors = warp_error(pairs, method)
     mean = float(np.mean(errors)) if errors else 0.0

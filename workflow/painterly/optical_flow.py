@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .extract import frame_paths
+from .extract import frame_index
 from .flow import reliable_flow
 from .io import atomic_dir, load_frame
 
@@ -24,9 +24,11 @@ def load_flow(path: Path) -> tuple[np.ndarray, np.ndarray]:
         return data["backward"].astype(np.float32), data["reliable"].astype(np.float32)
 
 
-def compute_chunk_flows(frames_dir, first: int, count: int, out_dir, method: str = "dis") -> None:
-    """Flows into every frame of a chunk but its first (chunks are independent chains)."""
-    frames = [load_frame(path) for path in frame_paths(frames_dir, first, count)]
+def compute_chunk_flows(frames, out_dir, method: str = "dis") -> None:
+    """Flows into every frame of a chunk (consecutive PNG paths) but its first: chunks are
+    independent chains. Each file is named by the frame it leads into."""
+    images = [load_frame(path) for path in frames]
     with atomic_dir(out_dir) as tmp:
-        for offset in range(1, len(frames)):
-            save_flow(flow_file(tmp, first + offset), *reliable_flow(frames[offset], frames[offset - 1], method))
+        for offset in range(1, len(images)):
+            backward = reliable_flow(images[offset], images[offset - 1], method)
+            save_flow(flow_file(tmp, frame_index(frames[offset])), *backward)

@@ -1,93 +1,100 @@
-"""Every knob of a stylization, with its default: the one place the CLI and workflow read them."""
+"""Every knob of a stylization, written once: its type, default, limits, help text, and
+whether style targets depend on it.
+
+The CLI flags, the presets of config.yaml, the sheet's override columns and the style
+targets key are all read off these fields at run time, so they cannot disagree; values
+are checked here, in one place, with one-line messages that say the fix.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import difflib
+import math
+import typing
+from dataclasses import dataclass, field
 
 from .errors import PainterlyError
 
 # The seed report's layers, in its Keras naming (post-ReLU; see painterly.vgg).
 CONTENT_LAYER = "block5_conv2"
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+FLOW_METHODS = ("dis", "farneback")
+
+
+def setting(default, help: str, *, minimum=None, above=None, choices=None, targets=False):
+    """A Settings field. ``minimum``: value >= it; ``above``: value > it; ``choices``: allowed
+    values; ``targets``: style targets depend on it (a change needs new targets)."""
+    return field(default=default, metadata=dict(help=help, minimum=minimum, above=above, choices=choices,
+                                                targets=targets))
 
 
 @dataclass(frozen=True)
 class Settings:
-    size: int = 512
-    """Long side of the output in pixels."""
-    iterations: int = 300
-    """Optimizer iterations summed over the coarse-to-fine pyramid."""
-    optimizer: str = "lbfgs"
-    lr: float | None = None
-    """Step size; None means 1.0 for L-BFGS and 0.02 for Adam (pixels in [0, 1])."""
-    init: str = "content"
-    """content, noise, or the path of an image."""
-    content_weight: float = 1.0
-    style_weight: float = 3.0
-    tv_weight: float = 1.0
-    content_layer: str = CONTENT_LAYER
-    style_layers: tuple[str, ...] = STYLE_LAYERS
-    style_layer_weights: tuple[float, ...] | None = None
-    """Relative weight per style layer; None means equal."""
-    style_blend: tuple[float, ...] | None = None
-    """Relative weight per style image; None means equal."""
-    style_scale: float = 1.0
-    """Style image long side as a multiple of the content's."""
-    preserve_colors: bool = False
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"
-    """fp32, or bf16 autocast on CUDA."""
-    weights: str = "caffe"
-    pooling: str = "max"
-    pyramid_min_size: int = 128
-    """The coarsest pyramid level's long side; halving stops before going below it."""
-    tolerance: float = 1e-3
-    """Early stop when the loss fell by less than this fraction over the last 10 iterations."""
-    temporal: bool = True
-    """Video: start each frame from the previous result warped by optical flow, and keep it
-    close to that where the flow is reliable (Ruder et al.). False: frames independent."""
-    temporal_weight: float = 50.0
-    """gamma: weight of the temporal term, mean squared difference on reliable pixels."""
-    frame_iterations: int = 40
-    """Video, temporal mode: iterations for each frame after a chunk's first (which gets
-    ``iterations``); they start from the warped previous result at full size."""
-    flow_method: str = "dis"
-    """dis, farneback, or the path of a local torchvision RAFT (small or large) state dict."""
+    size: int = setting(512, "long side of the output in pixels", minimum=16, targets=True)
+    iterations: int = setting(300, "optimizer iterations summed over the coarse-to-fine pyramid", minimum=1)
+    optimizer: str = setting("lbfgs", "optimization method", choices=("lbfgs", "adam"))
+    lr: float | None = setting(None, "step size; none: 1.0 for lbfgs, 0.02 for adam (pixels in [0, 1])", above=0)
+    init: str = setting("content", "start from: content, noise, or the path of an image")
+    content_weight: float = setting(1.0, "alpha, the weight of the content term", minimum=0)
+    style_weight: float = setting(3.0, "beta, the weight of the style term", minimum=0)
+    tv_weight: float = setting(1.0, "weight of the total variation term", minimum=0)
+    content_layer: str = setting(CONTENT_LAYER, "content layer (block5_conv2 = relu5_2)")
+    style_layers: tuple[str, ...] = setting(
+        STYLE_LAYERS, "style layers (Keras names are post-ReLU: block1_conv1 = relu1_1)", targets=True)
+    style_layer_weights: tuple[float, ...] | None = setting(None, "relative weight per style layer; none: equal",
+                                                            minimum=0)
+    style_blend: tuple[float, ...] | None = setting(None, "relative weight per style image; none: equal", minimum=0,
+                                                    targets=True)
+    style_scale: float = setting(1.0, "style image long side as a multiple of the content's", above=0, targets=True)
+    preserve_colors: bool = setting(False, "transfer luminance only; keep the content's colours", targets=True)
+    seed: int = setting(0, "random seed (noise init)")
+    device: str = setting("auto", "auto, cpu, cuda, cuda:N or mps")
+    precision: str = setting("fp32", "fp32, or bf16 autocast on CUDA", choices=("fp32", "bf16"))
+    weights: str = setting("caffe", "VGG-19 weights: caffe (offline), torchvision (downloads once), or a .pth file",
+                           targets=True)
+    pooling: str = setting("max", "VGG pooling layers", choices=("max", "avg"), targets=True)
+    pyramid_min_size: int = setting(128, "long side of the coarsest pyramid level", minimum=16, targets=True)
+    tolerance: float = setting(1e-3, "early stop when the loss fell by less than this fraction over 10 iterations",
+                               minimum=0)
+    temporal: bool = setting(True, "video: start each frame from the previous result warped by optical flow and "
+                             "keep it close to that where the flow is reliable (Ruder et al.); false: frames independent")
+    temporal_weight: float = setting(50.0, "gamma, the weight of the temporal term", minimum=0)
+    frame_iterations: int = setting(40, "video, temporal mode: iterations of each frame after a chain's first "
+                                    "(which gets `iterations`), at full size from the warped previous result", minimum=1)
+    flow_method: str = setting("dis", "dis, farneback, or the path of a local torchvision RAFT state dict (.pth)")
+    max_input_pixels: int = setting(64_000_000, "refuse content and style images with more pixels than this, before "
+                                    "decoding them (memory; decompression bombs)", minimum=1)
 
     def __post_init__(self):
-        choices = {
-            "optimizer": ("lbfgs", "adam"),
-            "precision": ("fp32", "bf16"),
-            "pooling": ("max", "avg"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise PainterlyError(f"{name} {getattr(self, name)!r} is not one of {', '.join(allowed)}")
-        if self.flow_method not in ("dis", "farneback") and not self.flow_method.endswith((".pth", ".pt")):
+        for item in dataclasses.fields(self):
+            # Frozen, but the values are the caller's: lists become tuples, 3 becomes 3.0.
+            object.__setattr__(self, item.name, _coerce(item, getattr(self, item.name)))
+            _check(item, getattr(self, item.name))
+        if self.flow_method not in FLOW_METHODS and not self.flow_method.endswith((".pth", ".pt")):
             raise PainterlyError(f"flow_method {self.flow_method!r}: use dis, farneback, or a RAFT weights .pth file")
-        for name in ("size", "iterations", "pyramid_min_size", "frame_iterations"):
-            if getattr(self, name) < 1:
-                raise PainterlyError(f"{name} must be a positive whole number, not {getattr(self, name)}")
-        for name in ("content_weight", "style_weight", "tv_weight", "style_scale", "tolerance", "temporal_weight"):
-            if not getattr(self, name) >= 0:
-                raise PainterlyError(f"{name} must be >= 0, not {getattr(self, name)}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "Settings":
         """Settings from JSON-like values (lists for tuples); unknown keys are an error."""
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - fields)
-        if unknown:
-            raise PainterlyError(f"unknown setting {unknown[0]!r}; known: {', '.join(sorted(fields))}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        for key in values:
+            check_name(key)
+        return cls(**values)
+
+    @classmethod
+    def from_text(cls, values: dict[str, str]) -> "Settings":
+        """Settings from text (a sheet's cells, a command line): see ``parse``."""
+        return cls.from_dict({name: parse(name, text) for name, text in values.items()})
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+    def target_values(self) -> dict:
+        """The settings style targets depend on."""
+        return {name: value for name, value in self.to_dict().items() if FIELDS[name].metadata["targets"]}
 
     @property
     def step_size(self) -> float:
@@ -110,3 +117,105 @@ class Settings:
         counts = [max(1, int(self.iterations * s / sum(shares))) for s in shares]
         counts[0] += self.iterations - sum(counts)
         return counts
+
+
+FIELDS: dict[str, dataclasses.Field] = {item.name: item for item in dataclasses.fields(Settings)}
+_TYPES = typing.get_type_hints(Settings)
+
+
+def check_name(name: str) -> None:
+    """A one-line error for a name that is not a setting, with the nearest one."""
+    if name not in FIELDS:
+        near = difflib.get_close_matches(name, FIELDS, n=1)
+        hint = f"did you mean {near[0]!r}?" if near else f"known: {', '.join(FIELDS)}"
+        raise PainterlyError(f"unknown setting {name!r}; {hint}")
+
+
+def kind(name: str) -> tuple[type, bool, bool]:
+    """(element type, is a comma list, may be none) of a setting."""
+    hint = _TYPES[name]
+    args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    optional = type(None) in typing.get_args(hint)
+    if optional:
+        hint = args[0]
+    if typing.get_origin(hint) is tuple:
+        return typing.get_args(hint)[0], True, optional
+    return hint, False, optional
+
+
+def parse(name: str, text: str):
+    """A setting's value from text: numbers, true/false, comma lists, ``none``."""
+    check_name(name)
+    element, listed, optional = kind(name)
+    text = str(text).strip()
+    if optional and text.lower() in ("none", "null", ""):
+        return None
+    if listed:
+        return tuple(_parse_one(name, element, part) for part in text.split(",") if part.strip())
+    return _parse_one(name, element, text)
+
+
+def _parse_one(name: str, element: type, text: str):
+    text = text.strip()
+    if element is bool:
+        words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+        if text.lower() not in words:
+            raise PainterlyError(f"{name} must be true or false, not {text!r}")
+        return words[text.lower()]
+    if element in (int, float):
+        try:
+            number = float(text)
+        except ValueError:
+            raise PainterlyError(f"{name} must be a number, not {text!r}") from None
+        return _coerce_number(name, element, number)
+    return text
+
+
+def _coerce(item: dataclasses.Field, value):
+    """JSON-like value to the field's type: lists to tuples, whole numbers to int where asked."""
+    element, listed, optional = kind(item.name)
+    if value is None and optional:
+        return None
+    if listed:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise PainterlyError(f"{item.name} must be a list, not {value!r}")
+        return tuple(_coerce_scalar(item.name, element, v) for v in value)
+    return _coerce_scalar(item.name, element, value)
+
+
+def _coerce_scalar(name: str, element: type, value):
+    if element is bool:
+        if not isinstance(value, bool):
+            raise PainterlyError(f"{name} must be true or false, not {value!r}")
+        return value
+    if element in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PainterlyError(f"{name} must be a number, not {value!r}")
+        return _coerce_number(name, element, value)
+    if not isinstance(value, str):
+        raise PainterlyError(f"{name} must be text, not {value!r}")
+    return value
+
+
+def _coerce_number(name: str, element: type, number: float):
+    if not math.isfinite(number):
+        raise PainterlyError(f"{name} must be a finite number, not {number}")
+    if element is int:
+        if number != int(number):
+            raise PainterlyError(f"{name} must be a whole number, not {number}")
+        return int(number)
+    return float(number)
+
+
+def _check(item: dataclasses.Field, value) -> None:
+    """Limits and choices of one field (its type was settled by _coerce)."""
+    meta = item.metadata
+    for one in value if isinstance(value, tuple) else (value,):
+        if meta["choices"] and one not in meta["choices"]:
+            raise PainterlyError(f"{item.name} {one!r} is not one of {', '.join(meta['choices'])}")
+        if one is None or isinstance(one, (str, bool)):
+            continue
+        if meta["minimum"] is not None and not one >= meta["minimum"]:
+            raise PainterlyError(f"{item.name} must be >= {meta['minimum']}, not {one}")
+        if meta["above"] is not None and not one > meta["above"]:
+            raise PainterlyError(f"{item.name} must be > {meta['above']}, not {one}")

@@ -1,12 +1,15 @@
 """Style targets as an artifact: the blended Gram matrices of a style set at every pyramid size.
 
-Computed once per (styles, size, network, layers) and saved as a small file, so a video's
-frames all reuse one computation instead of re-running VGG on the style per frame.
+Computed once per key -- the style images' pixels, their blend, and every setting the Grams
+depend on -- and saved as a small file, so a video's frames all reuse one computation
+instead of re-running VGG on the style per frame. The workflow names the file by the key's
+hash, so rows with equal keys share it and any change makes a new one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,13 +17,11 @@ import torch
 
 from . import color
 from .errors import PainterlyError
-from .io import atomic_path, image_to_tensor, resize_long_side
+from .io import atomic_path, image_to_tensor, resize_long_side, sha256_file
 from .losses import gram_matrix
 from .settings import Settings
 
-FORMAT_VERSION = 1
-# The settings a target file depends on; a run with other values must not reuse it.
-_SETTINGS_KEYS = ("weights", "pooling", "style_layers", "style_scale", "preserve_colors")
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -34,21 +35,19 @@ class StyleTargets:
     def at(self, size: int, device) -> dict[str, torch.Tensor]:
         return {layer: gram.to(device) for layer, gram in self.grams[size].items()}
 
-    def check(self, settings: Settings) -> None:
-        """Raise a one-line error if these targets were made for other settings."""
-        source = self.source
-        for key in _SETTINGS_KEYS:
-            if _jsonable(getattr(settings, key)) != self.meta[key]:
-                raise PainterlyError(
-                    f"{source}: made with {key}={self.meta[key]!r}, this run uses {getattr(settings, key)!r}; "
-                    "recompute them with `painterly targets`"
-                )
-        missing = [size for size in settings.pyramid_sizes() if size not in self.grams]
-        if missing:
-            raise PainterlyError(
-                f"{source}: no targets for size {missing[0]} (have {sorted(self.grams)}); "
-                f"recompute them with `painterly targets --size {settings.size}`"
-            )
+    def check(self, settings: Settings, styles=None) -> None:
+        """Raise a one-line error if these targets were made for other settings or, given
+        the PIL ``styles``, from other style images."""
+        made = self.meta["key"]
+        expected = targets_key(settings, styles if styles is not None else [None] * len(made["style_sha256"]))
+        for name, value in expected.items():
+            if name == "style_sha256":
+                if None not in value and value != made[name]:
+                    raise PainterlyError(f"{self.source}: made from other style images than these; "
+                                         "recompute them with `painterly targets`")
+            elif value != made[name]:
+                raise PainterlyError(f"{self.source}: made with {name}={made[name]!r}, this run uses {value!r}; "
+                                     "recompute them with `painterly targets`")
 
     def save(self, path: str | Path) -> None:
         grams = {str(size): {layer: g.cpu() for layer, g in layers.items()} for size, layers in self.grams.items()}
@@ -70,15 +69,40 @@ class StyleTargets:
             raise PainterlyError(f"{path}: not a painterly style targets file; recompute it with `painterly targets`") from None
 
 
-def _jsonable(value):
-    return list(value) if isinstance(value, tuple) else value
+def targets_key(settings: Settings, styles) -> dict:
+    """Everything a targets file depends on: the target settings (a weights file by its
+    content), the normalized blend, and each PIL style image's pixels (None: not known)."""
+    key = settings.target_values()
+    key["weights"] = weights_identity(settings.weights)
+    key["style_blend"] = blend_weights(settings, len(styles))
+    key["style_sha256"] = [style_fingerprint(style) if style is not None else None for style in styles]
+    return key
+
+
+def key_digest(key: dict) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def weights_identity(weights: str) -> str:
+    """Built-in weights by name; a file by its content, so a moved copy matches and an
+    edited file does not."""
+    if weights in ("caffe", "torchvision"):
+        return weights
+    try:
+        return "sha256:" + sha256_file(weights)
+    except OSError:
+        raise PainterlyError(f"{weights}: VGG-19 weights file not found; give caffe, torchvision or a .pth path") from None
+
+
+def style_fingerprint(style) -> str:
+    return hashlib.sha256(f"{style.mode}{style.size}".encode() + style.tobytes()).hexdigest()
 
 
 def blend_weights(settings: Settings, count: int) -> list[float]:
     blend = settings.style_blend or (1.0,) * count
     if len(blend) != count or any(w < 0 for w in blend) or sum(blend) <= 0:
         raise PainterlyError(
-            f"--style-blend needs {count} non-negative weights (one per style), got {list(blend)}"
+            f"style_blend needs {count} non-negative weights (one per style), got {list(blend)}"
         )
     return [w / sum(blend) for w in blend]
 
@@ -102,11 +126,4 @@ def compute_style_targets(vgg, styles, settings: Settings, device, names=()) -> 
             for layer in settings.style_layers:
                 level[layer] = level[layer] + weight * gram_matrix(features[layer])[0]
         grams[size] = {layer: g.cpu() for layer, g in level.items()}
-    meta = {key: _jsonable(getattr(settings, key)) for key in _SETTINGS_KEYS}
-    meta.update(
-        blend=blend,
-        sizes=settings.pyramid_sizes(),
-        styles=[str(n) for n in names],
-        style_sha256=[hashlib.sha256(style.tobytes()).hexdigest() for style in styles],
-    )
-    return StyleTargets(grams, meta)
+    return StyleTargets(grams, {"key": targets_key(settings, styles), "styles": [str(n) for n in names]})

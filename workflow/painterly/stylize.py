@@ -112,6 +112,17 @@ class Stylizer:
         from the warped result (the content where the flow is unreliable), runs
         ``frame_iterations`` at full size only, and adds the temporal term.
         """
+        try:
+            return self._stylize_batch(content, targets, progress, previous)
+        except torch.cuda.OutOfMemoryError:
+            # The optimization loop retries with checkpointing itself; what lands here ran
+            # out before it (the objective's no-grad forwards of content and targets), where
+            # recomputing activations would not help.
+            pass
+        # Outside the except block, so the failed attempt's tensors are already freed.
+        raise self.out_of_memory(content.shape[-1], content.shape[-2])
+
+    def _stylize_batch(self, content: torch.Tensor, targets: StyleTargets, progress: bool, previous) -> list[Stylized]:
         settings = self.settings
         targets.check(settings)
         torch.manual_seed(settings.seed)
@@ -164,15 +175,19 @@ class Stylizer:
     def use_checkpointing(self, width: int, height: int) -> None:
         """After a CUDA out-of-memory: recompute activations in the backward pass instead."""
         if self.vgg.checkpointing:
-            raise PainterlyError(
-                f"out of GPU memory stylizing {width}x{height} on {self.device}, even recomputing activations; "
-                f"lower --size (now {self.settings.size}) or use --precision bf16"
-            )
+            raise self.out_of_memory(width, height, ", even recomputing activations")
         warnings.warn(f"{width}x{height} does not fit in GPU memory as is; recomputing activations in the backward "
                       "pass (about a third slower)")
         self._frame_levels.clear()
         torch.cuda.empty_cache()
         self.vgg.checkpointing = True
+
+    def out_of_memory(self, width: int, height: int, detail: str = "") -> PainterlyError:
+        """The one-line error for a size that does not fit in GPU memory, naming what to lower."""
+        remedy = f"lower --size (now {self.settings.size})"
+        if self.settings.precision == "fp32":
+            remedy += " or use --precision bf16"
+        return PainterlyError(f"out of GPU memory stylizing {width}x{height} on {self.device}{detail}; {remedy}")
 
 
 class _Level:

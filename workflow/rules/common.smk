@@ -1,90 +1,122 @@
 # Validation of config and sheet, and the input functions every rule file uses.
+import csv
+import difflib
 import fcntl
-import hashlib
 import json
 import math
-import os
+import re
+import shlex
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
+import yaml
+from PIL import Image
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from painterly.settings import Settings
+from painterly import settings as engine_settings
+from painterly.errors import PainterlyError
 from painterly.extract import is_video
+from painterly.io import check_pixels, load_image
+from painterly.shots import plan_chunks
+from painterly.style_targets import key_digest, targets_key
 
+
+def check_config_keys(values, schema, where="config"):
+    """Name a misspelt key inside any section, with the nearest known one (the schema
+    alone would only say 'additional properties are not allowed')."""
+    known = schema.get("properties", {})
+    for key, value in values.items():
+        if key not in known and schema.get("additionalProperties") is False:
+            near = difflib.get_close_matches(key, known, n=1)
+            hint = (
+                f"did you mean {near[0]!r}?" if near else f"known: {', '.join(known)}"
+            )
+            raise WorkflowError(f"{where}: unknown key {key!r}; {hint}")
+        if isinstance(value, dict) and key in known:
+            check_config_keys(value, known[key], f"{where}.{key}")
+
+
+check_config_keys(
+    config,
+    yaml.safe_load(
+        (Path(workflow.basedir) / "workflow/schemas/config.schema.yaml").read_text()
+    ),
+)
 validate(config, schema="../schemas/config.schema.yaml")
 
-
-def release_stale_locks():
-    """Let a plain rerun resume after kill -9, which leaves Snakemake's directory lock behind.
-
-    This run holds a kernel lock (freed by the OS however the process dies) for its whole
-    life; whoever gets it knows no other run is alive in this directory, so any Snakemake
-    lock files left here are stale. With another run alive, Snakemake's own lock still
-    refuses the second one.
-    """
-    if not workflow.is_main_process:
-        return
-    Path(".snakemake").mkdir(exist_ok=True)
-    handle = open(".snakemake/painterly-run.lock", "w")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        return
-    RUN_LOCK.append(handle)
-    for stale in Path(".snakemake/locks").glob("*.lock"):
-        stale.unlink()
-
-
-RUN_LOCK = []
-release_stale_locks()
-
 RESULTS = config["results"]
-# Jobs run the engine (`python -m painterly`) from this checkout, so a conda env needs
-# only its dependencies and a run never picks up another installed version of painterly.
-os.environ.update(PYTHONPATH=str(Path(workflow.basedir) / "workflow"))
 CHUNK = config["chunk_frames"]
-TEXT_COLUMNS = {
-    "name": str,
-    "input": str,
-    "styles": str,
-    "style_blend": str,
-    "preset": str,
-}
-# Sheet columns that override the row's preset, and the type each becomes.
-SETTING_COLUMNS = {
-    "size": int,
-    "iterations": int,
-    "content_weight": float,
-    "style_weight": float,
-    "tv_weight": float,
-    "style_scale": float,
-    "preserve_colors": bool,
-    "seed": int,
-}
-# The settings a style targets file depends on (see painterly.style_targets).
-TARGET_SETTINGS = (
-    "weights",
-    "pooling",
-    "style_layers",
-    "style_scale",
-    "preserve_colors",
-    "size",
-    "pyramid_min_size",
-    "style_blend",
+SEAM = config["seam_frames"]
+# Jobs run the engine (`python -m painterly`) from this checkout, so an env needs only its
+# dependencies and a run never picks up another installed version of painterly.
+# (Braces doubled twice: once for the f-string, once for Snakemake's formatting.)
+shell.prefix(
+    f"export PYTHONPATH={shlex.quote(str(Path(workflow.basedir) / 'workflow'))}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
 )
+# The sheet's own columns; every other column names a setting (painterly.settings) that
+# overrides the row's preset.
+SHEET_COLUMNS = ("name", "input", "styles", "preset", "start", "end", "fps")
+
+
+def checked_presets():
+    presets = {}
+    for name, values in config["presets"].items():
+        try:
+            presets[name] = engine_settings.Settings.from_dict(values)
+        except PainterlyError as error:
+            raise WorkflowError(f"config: presets.{name}: {error}") from None
+    if config["preset"] not in presets:
+        raise WorkflowError(
+            f"config: preset {config['preset']!r} is not among presets {sorted(presets)}"
+        )
+    return presets
+
+
+PRESETS = checked_presets()
+
+
+def split_styles(cell):
+    """The style files of a cell, separated by commas; a file whose name holds a comma is
+    the whole cell, or is written in double quotes ("a, b.jpg",c.jpg)."""
+    if Path(cell.strip()).is_file():
+        return [cell.strip()]
+    parts = next(csv.reader([cell], skipinitialspace=True), [])
+    return [part.strip() for part in parts if part.strip()]
 
 
 def read_jobs(path):
+    """The sheet as text cells (so '007' and 'a#b.mp4' stay what they say), checked."""
     if not Path(path).is_file():
         raise WorkflowError(
             f"{path}: jobs sheet not found; set `jobs:` in config.yaml to a TSV file"
         )
-    jobs = pd.read_csv(
-        path, sep="\t", dtype=TEXT_COLUMNS, comment="#", skip_blank_lines=True
-    )
+    try:
+        jobs = pd.read_csv(
+            path, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE
+        )
+    except pd.errors.EmptyDataError:
+        raise WorkflowError(
+            f"{path}: the sheet is empty; write a header line (name, input, styles, tab-separated) and a row per video or image"
+        ) from None
+    if jobs.empty:
+        raise WorkflowError(
+            f"{path}: the sheet has a header but no rows; add a row per video or image"
+        )
+    for column in jobs.columns:
+        if column not in SHEET_COLUMNS and column not in engine_settings.FIELDS:
+            near = difflib.get_close_matches(
+                column, [*SHEET_COLUMNS, *engine_settings.FIELDS], n=1
+            )
+            hint = f"did you mean {near[0]!r}?" if near else "remove it"
+            raise WorkflowError(f"{path}: unknown column {column!r}; {hint}")
+    for number, name in enumerate(jobs.get("name", []), start=2):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+            raise WorkflowError(
+                f"{path}: line {number}: the name {name!r} names the row's output folder, so it may hold only "
+                "letters, digits, '_', '.' and '-', starting with a letter or digit; rename it"
+            )
     validate(jobs, schema="../schemas/jobs.schema.yaml")
     duplicated = jobs["name"][jobs["name"].duplicated()].tolist()
     if duplicated:
@@ -92,69 +124,88 @@ def read_jobs(path):
             f"{path}: the name {duplicated[0]!r} is used by two rows; give each row its own name"
         )
     for row in jobs.itertuples():
-        for file in [row.input, *split_list(row.styles)]:
+        for file in [row.input, *split_styles(row.styles)]:
             if not Path(file).is_file():
                 raise WorkflowError(
                     f"{path}: row {row.name!r} names {file!r}, which does not exist; fix the path"
                 )
-        preset = getattr(row, "preset", None)
-        preset = preset if isinstance(preset, str) else config["preset"]
-        if preset not in config["presets"]:
+        start, end = getattr(row, "start", ""), getattr(row, "end", "")
+        if start and end and int(start) >= int(end):
             raise WorkflowError(
-                f"{path}: row {row.name!r} asks for preset {preset!r}; config.yaml has {sorted(config['presets'])}"
+                f"{path}: row {row.name!r} starts at frame {start}, not before its end {end}; fix start or end"
             )
     return jobs.set_index("name", drop=False)
-
-
-def split_list(text):
-    return [part.strip() for part in str(text).split(",") if part.strip()]
 
 
 JOBS = read_jobs(config["jobs"])
 
 
-def row(name):
-    return JOBS.loc[name]
+def row_settings(name):
+    """A row's engine settings: its preset, overridden by the row's own non-empty cells."""
+    cells = JOBS.loc[name]
+    preset = cells.get("preset") or config["preset"]
+    if preset not in PRESETS:
+        raise WorkflowError(
+            f"{config['jobs']}: row {name!r} asks for preset {preset!r}; config.yaml has {sorted(PRESETS)}"
+        )
+    try:
+        overrides = {
+            column: engine_settings.parse(column, cells[column])
+            for column in JOBS.columns
+            if column in engine_settings.FIELDS and cells[column] != ""
+        }
+        return PRESETS[preset].replace(**overrides)
+    except PainterlyError as error:
+        raise WorkflowError(f"{config['jobs']}: row {name!r}: {error}") from None
+
+
+SETTINGS = {name: row_settings(name) for name in JOBS.index}
+VIDEO = {name: is_video(JOBS.loc[name, "input"]) for name in JOBS.index}
+
+
+def check_image_rows():
+    """Refuse an oversized photo before any job runs (its header only)."""
+    for name in JOBS.index:
+        if not VIDEO[name]:
+            with Image.open(JOBS.loc[name, "input"]) as photo:
+                size = photo.size
+            try:
+                check_pixels(
+                    JOBS.loc[name, "input"], size, SETTINGS[name].max_input_pixels
+                )
+            except PainterlyError as error:
+                raise WorkflowError(
+                    f"{config['jobs']}: row {name!r}: {error}"
+                ) from None
+
+
+check_image_rows()
 
 
 def styles(name):
-    return split_list(row(name)["styles"])
+    return split_styles(JOBS.loc[name, "styles"])
 
 
-def cell(name, column):
-    """A sheet cell, or None where the column is absent or the cell empty."""
-    value = row(name).get(column)
-    return None if value is None or pd.isna(value) else value
-
-
-def settings(name):
-    """The engine settings of a row: its preset, overridden by the row's own cells."""
-    values = dict(config["presets"][cell(name, "preset") or config["preset"]])
-    for column, kind in SETTING_COLUMNS.items():
-        if cell(name, column) is not None:
-            values[column] = kind(cell(name, column))
-    if cell(name, "style_blend") is not None:
-        values["style_blend"] = [
-            float(w) for w in split_list(cell(name, "style_blend"))
-        ]
-    return Settings.from_dict(values).to_dict()
-
-
-def settings_json(name):
-    return json.dumps(settings(name), sort_keys=True)
-
-
-def target_settings(name):
-    return {key: settings(name)[key] for key in TARGET_SETTINGS}
+@lru_cache
+def style_image(path, max_pixels):
+    try:
+        return load_image(path, max_pixels)
+    except PainterlyError as error:
+        raise WorkflowError(str(error)) from None
 
 
 def style_key(name):
-    """Names a style targets file by everything it depends on, so rows share it when equal."""
-    payload = json.dumps(
-        {"styles": styles(name), **target_settings(name)}, sort_keys=True
-    )
+    """Names a style targets file by everything it depends on, so equal rows share it and a
+    changed style image, blend or target setting makes a new one."""
+    try:
+        cap = SETTINGS[name].max_input_pixels
+        key = targets_key(
+            SETTINGS[name], [style_image(path, cap) for path in styles(name)]
+        )
+    except PainterlyError as error:
+        raise WorkflowError(f"{config['jobs']}: row {name!r}: {error}") from None
     stems = "+".join(Path(style).stem for style in styles(name))
-    return f"{stems}-{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
+    return f"{stems}-{key_digest(key)}"
 
 
 STYLE_SETS = {style_key(name): name for name in JOBS.index}
@@ -164,54 +215,63 @@ def style_targets_path(wildcards):
     return f"{RESULTS}/style_targets/{style_key(wildcards.name)}.pt"
 
 
+def settings_json(wildcards):
+    return json.dumps(SETTINGS[wildcards.name].to_dict(), sort_keys=True)
+
+
 def extraction_args(wildcards):
-    args = [
-        "--size",
-        settings(wildcards.name)["size"],
-        "--start",
-        int(cell(wildcards.name, "start") or 0),
-    ]
-    if cell(wildcards.name, "end") is not None:
-        args += ["--end", int(cell(wildcards.name, "end"))]
-    fps = cell(wildcards.name, "fps") or config["extraction"]["fps"]
-    if fps:
-        args += ["--fps", fps]
+    cells = JOBS.loc[wildcards.name]
+    args = ["--size", SETTINGS[wildcards.name].size]
+    for column in ("start", "end", "fps"):
+        if cells.get(column):
+            args += [f"--{column}", cells[column]]
+    if not cells.get("fps") and config["extraction"]["fps"]:
+        args += ["--fps", config["extraction"]["fps"]]
     return [str(arg) for arg in args]
 
 
-def frame_meta(name):
-    """The extraction's metadata; asking for it makes Snakemake run the checkpoint first."""
-    return json.loads(
-        Path(checkpoints.extract_frames.get(name=name).output.meta).read_text()
+def extracted(name):
+    """The extraction's outputs; asking for them makes Snakemake run the checkpoint first."""
+    return checkpoints.extract_frames.get(name=name).output
+
+
+def chunk_plan(name):
+    """The video's chunks (painterly.shots): borders at cuts, long shots split evenly."""
+    found = json.loads(
+        Path(checkpoints.find_shots.get(name=name).output[0]).read_text()
     )
+    return plan_chunks(found["frame_count"], found["cuts"], CHUNK, SEAM)
 
 
 def chunk_ids(name):
+    return [f"{i:04d}" for i in range(len(chunk_plan(name)))]
+
+
+def chunk_of(wildcards):
+    return chunk_plan(wildcards.name)[int(wildcards.chunk)]
+
+
+def chunk_frames(wildcards):
+    """The chunk's frames, lead-in first: its inputs, and (in order) what the job stylizes."""
+    chunk = chunk_of(wildcards)
     return [
-        f"{i:04d}" for i in range(math.ceil(frame_meta(name)["frame_count"] / CHUNK))
+        f"{RESULTS}/{wildcards.name}/frames/{i:06d}.png"
+        for i in range(chunk.start, chunk.end)
     ]
 
 
-def chunk_range(wildcards):
-    first = int(wildcards.chunk) * CHUNK
-    return first, min(CHUNK, frame_meta(wildcards.name)["frame_count"] - first)
+def previous_chunk(wildcards):
+    return f"{RESULTS}/{wildcards.name}/styled/{int(wildcards.chunk) - 1:04d}"
 
 
-def chunk_frame_files(wildcards):
-    frames_dir = checkpoints.extract_frames.get(name=wildcards.name).output.frames
-    first, count = chunk_range(wildcards)
-    return [f"{frames_dir}/{i:06d}.png" for i in range(first, first + count)]
-
-
-def chunk_flows(wildcards):
-    """The chunk's optical flow directory in temporal mode; nothing in independent mode."""
-    if settings(wildcards.name)["temporal"]:
-        return [f"{RESULTS}/{wildcards.name}/flow/{wildcards.chunk}"]
-    return []
-
-
-def flow_args(wildcards):
-    return [arg for path in chunk_flows(wildcards) for arg in ("--flows", path)]
+def seams(wildcards):
+    """A seam for every chunk with a lead-in (a border inside a shot)."""
+    plan = chunk_plan(wildcards.name)
+    return [
+        f"{RESULTS}/{wildcards.name}/seams/{i:04d}"
+        for i, chunk in enumerate(plan)
+        if chunk.lead_in
+    ]
 
 
 def styled_chunks(wildcards):
@@ -220,26 +280,49 @@ def styled_chunks(wildcards):
     )
 
 
-def preview_content(wildcards):
-    if is_video(row(wildcards.name)["input"]):
-        return f"{checkpoints.extract_frames.get(name=wildcards.name).output.frames}/000000.png"
-    return row(wildcards.name)["input"]
+def row_styles(wildcards):
+    return styles(wildcards.name)
 
 
-def preview_stylized(wildcards):
-    name = wildcards.name
-    return (
-        f"{RESULTS}/{name}/styled/0000"
-        if is_video(row(name)["input"])
-        else f"{RESULTS}/{name}/{name}.png"
-    )
+def is_video_row(wildcards):
+    return VIDEO[wildcards.name]
+
+
+def is_temporal_row(wildcards):
+    return SETTINGS[wildcards.name].temporal
+
+
+def first_frame(wildcards):
+    return f"{extracted(wildcards.name).frames}/000000.png"
+
+
+ROW_INPUT = lookup(query="name == '{name}'", within=JOBS, cols="input")
 
 
 def final_outputs():
     outputs = []
     for name in JOBS.index:
-        kind = "mp4" if is_video(row(name)["input"]) else "png"
+        kind = "mp4" if VIDEO[name] else "png"
         outputs += [f"{RESULTS}/{name}/{name}.{kind}", f"{RESULTS}/{name}/preview.jpg"]
-        if kind == "mp4":
+        if VIDEO[name]:
             outputs.append(f"{RESULTS}/{name}/warp_error.tsv")
     return outputs
+
+
+RUN_LOCK = []
+
+
+onstart:
+    # Snakemake's own directory lock can be released by --unlock while its run is alive;
+    # this kernel lock cannot, and the OS frees it however the run dies.
+    Path(RESULTS).mkdir(parents=True, exist_ok=True)
+    handle = open(Path(RESULTS) / ".run.lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise WorkflowError(
+            f"another snakemake run is alive in this directory (it holds {RESULTS}/.run.lock); wait for it to end"
+        ) from None
+    except OSError:
+        pass  # a file system without flock: Snakemake's own lock is all there is
+    RUN_LOCK.append(handle)

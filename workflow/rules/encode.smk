@@ -1,14 +1,20 @@
+from painterly.encode import FORMATS
+
+
 rule encode_video:
     input:
         chunks=styled_chunks,
+        seams=seams,
         meta=f"{RESULTS}/{{name}}/frames.json",
-        source=lambda wildcards: row(wildcards.name)["input"],
+        source=ROW_INPUT,
     output:
-        f"{RESULTS}/{{name}}/{{name}}.mp4",
+        f"{RESULTS}/{{name}}/{{name}}.{{suffix}}",
     log:
-        f"{RESULTS}/logs/{{name}}/encode_video.log",
+        f"{RESULTS}/logs/{{name}}/encode_video.{{suffix}}.log",
+    wildcard_constraints:
+        suffix="|".join(FORMATS),
     conda:
         "../../envs/painterly.yaml"
     shell:
-        "python -m painterly encode {input.chunks:q} --meta {input.meta:q} --audio {input.source:q}"
+        "python -m painterly encode {input.chunks:q} --seams {input.seams:q} --meta {input.meta:q} --audio {input.source:q}"
         " -o {output:q} > {log:q} 2>&1"

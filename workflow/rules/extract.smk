@@ -1,6 +1,6 @@
 checkpoint extract_frames:
     input:
-        lambda wildcards: row(wildcards.name)["input"],
+        ROW_INPUT,
     output:
         frames=directory(f"{RESULTS}/{{name}}/frames"),
         meta=f"{RESULTS}/{{name}}/frames.json",

@@ -1,9 +1,8 @@
 rule warp_error:
     input:
-        frames=lambda wildcards: checkpoints.extract_frames.get(
-            name=wildcards.name
-        ).output.frames,
+        frames=lambda wildcards: extracted(wildcards.name).frames,
         stylized=styled_chunks,
+        seams=seams,
     output:
         f"{RESULTS}/{{name}}/warp_error.tsv",
     log:
@@ -11,4 +10,4 @@ rule warp_error:
     conda:
         "../../envs/painterly.yaml"
     shell:
-        "python -m painterly warp-error {input.frames:q} {input.stylized:q} -o {output:q} > {log:q} 2>&1"
+        "python -m painterly warp-error {input.frames:q} {input.stylized:q} --seams {input.seams:q} -o {output:q} > {log:q} 2>&1"

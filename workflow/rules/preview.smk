@@ -1,7 +1,11 @@
 rule preview:
     input:
-        content=preview_content,
-        stylized=preview_stylized,
+        content=branch(is_video_row, then=first_frame, otherwise=ROW_INPUT),
+        stylized=branch(
+            is_video_row,
+            then=f"{RESULTS}/{{name}}/styled/0000",
+            otherwise=f"{RESULTS}/{{name}}/{{name}}.png",
+        ),
     output:
         f"{RESULTS}/{{name}}/preview.jpg",
     log:

@@ -1,8 +1,8 @@
 rule stylize_frames:
     input:
-        frames=chunk_frame_files,
+        frames=chunk_frames,
         targets=style_targets_path,
-        flows=chunk_flows,
+        flows=branch(is_temporal_row, then=f"{RESULTS}/{{name}}/flow/{{chunk}}"),
     output:
         directory(f"{RESULTS}/{{name}}/styled/{{chunk}}"),
     log:
@@ -17,23 +17,19 @@ rule stylize_frames:
         mem_mb=config["stylize"]["mem_mb"],
         runtime=config["stylize"]["runtime"],
     params:
-        frames_dir=lambda wildcards: checkpoints.extract_frames.get(
-            name=wildcards.name
-        ).output.frames,
-        first_frame=lambda wildcards: chunk_range(wildcards)[0],
-        frame_count=lambda wildcards: chunk_range(wildcards)[1],
-        settings=lambda wildcards: settings_json(wildcards.name),
-        flow_args=flow_args,
+        settings=settings_json,
+        flows=lambda wildcards, input: ["--flows", input.flows] if input.flows else [],
+        lead_in=lambda wildcards: chunk_of(wildcards).lead_in,
     shell:
-        "python -m painterly stylize-frames {params.frames_dir:q} --first {params.first_frame} --count {params.frame_count}"
-        " --targets {input.targets:q} -o {output:q} --threads {threads} --settings {params.settings:q}"
-        " {params.flow_args:q} --quiet > {log:q} 2>&1"
+        "python -m painterly stylize-frames {input.frames:q} --targets {input.targets:q} -o {output:q}"
+        " --lead-in {params.lead_in} --threads {threads} --settings {params.settings:q} {params.flows:q} --quiet"
+        " > {log:q} 2>&1"
 
 
 rule stylize_image:
     input:
-        content=lambda wildcards: row(wildcards.name)["input"],
-        styles=lambda wildcards: styles(wildcards.name),
+        content=ROW_INPUT,
+        styles=row_styles,
         targets=style_targets_path,
     output:
         f"{RESULTS}/{{name}}/{{name}}.png",
@@ -49,7 +45,7 @@ rule stylize_image:
         mem_mb=config["stylize"]["mem_mb"],
         runtime=config["stylize"]["runtime"],
     params:
-        settings=lambda wildcards: settings_json(wildcards.name),
+        settings=settings_json,
     shell:
         "python -m painterly image {input.content:q} {input.styles:q} --targets {input.targets:q}"
         " --settings {params.settings:q} -o {output:q} --quiet > {log:q} 2>&1"

@@ -14,7 +14,7 @@ rule style_targets:
         gpu=config["stylize"]["gpu"],
     params:
         settings=lambda wildcards: json.dumps(
-            target_settings(STYLE_SETS[wildcards.key]), sort_keys=True
+            SETTINGS[STYLE_SETS[wildcards.key]].target_values(), sort_keys=True
         ),
     shell:
         "python -m painterly targets {input:q} --settings {params.settings:q} -o {output:q} > {log:q} 2>&1"

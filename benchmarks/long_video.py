@@ -1,0 +1,175 @@
+"""Long videos: one chain against chunks, with and without seams and cut detection.
+
+    python benchmarks/long_video.py                       # 300 frames of vtest.avi + a two-shot clip, 96 px, CPU
+    python benchmarks/long_video.py --frames 120 --size 128 --chunk 40
+
+Every variant is the real workflow (snakemake) on the same clip and preset, side by side:
+  one chain      chunk_frames >= the clip: one temporal chain, cuts ignored (the ideal for seams);
+  chunks         chunks of --chunk frames, hard borders, cuts ignored (painterly before seams);
+  chunks+seams   the same chunks with `seam_frames` lead-in cross-fades and cut detection.
+Reads each run's warp_error.tsv (Lai et al., on the final frames) and prints the total warp
+error, the worst border pair against the inner pairs' 95th percentile, the style distance
+of each cut's first frame against the clip's first, drift along the one chain (style
+distance and mean brightness), and the wall time; plots warp error per pair with borders
+and cuts marked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import device_name, print_table  # noqa: E402
+from evaluate import Evaluator  # noqa: E402
+from tests.media import workflow_config  # noqa: E402
+
+from painterly.extract import ffmpeg_exe  # noqa: E402
+from painterly.io import load_image  # noqa: E402
+from painterly.shots import plan_chunks  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = Path("/usr/share/doc/opencv-doc/examples/data")
+CUT_THRESHOLD = 0.35
+
+
+def make_clips(root: Path, frames: int, size: int) -> dict[str, Path]:
+    """The long static-camera clip, and two shots (vtest, then Megamind) joined by a cut."""
+    scale = f"scale={size}:-2:flags=area"
+    long_clip, two_shots = root / "vtest.mkv", root / "two-shots.mkv"
+    run = [ffmpeg_exe(), "-v", "error", "-y"]
+    subprocess.run([*run, "-i", SAMPLES / "vtest.avi", "-frames:v", str(frames), "-vf", scale, "-c:v", "ffv1",
+                    long_clip], check=True)
+    half, shape = frames // 5, f"scale={size}:{size * 3 // 4 // 2 * 2}:flags=area,setsar=1"
+    shot = "trim=start_frame={}:end_frame={},setpts=N/10/TB," + shape  # both retimed to 10 fps, no frame dropped
+    subprocess.run([*run, "-i", SAMPLES / "vtest.avi", "-i", SAMPLES / "Megamind.avi", "-filter_complex",
+                    f"[0:v]{shot.format(0, half)}[a];[1:v]{shot.format(60, 60 + half)}[b];[a][b]concat=n=2:v=1[v]",
+                    "-map", "[v]", "-c:v", "ffv1", two_shots], check=True)
+    return {"vtest": long_clip, "two-shots": two_shots}
+
+
+def run_variant(root: Path, clips: dict[str, Path], style: Path, preset: dict, chunk: int, seam: int, cuts: bool) -> float:
+    root.mkdir(parents=True)
+    config = workflow_config(chunk, seam_frames=seam, **preset)
+    config = config.replace("cut_threshold: 0.35", f"cut_threshold: {CUT_THRESHOLD if cuts else 0}")
+    (root / "config.yaml").write_text(config)
+    rows = "".join(f"{name}\t{clip}\t{style}\n" for name, clip in clips.items())
+    (root / "jobs.tsv").write_text("name\tinput\tstyles\n" + rows)
+    start = time.perf_counter()
+    subprocess.run(["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(root), "--configfile",
+                    str(root / "config.yaml"), "--cores", "2"], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def warp_errors(root: Path, name: str) -> np.ndarray:
+    lines = (root / "results" / name / "warp_error.tsv").read_text().splitlines()[1:-1]
+    return np.array([float(line.split("\t")[1]) for line in lines])
+
+
+def borders_and_cuts(root: Path, name: str, chunk: int, seam: int) -> tuple[list[int], list[int]]:
+    """Frame indices where a chunk's own frames begin (after the first), and detected cuts."""
+    shots = json.loads((root / "results" / name / "shots.json").read_text())
+    plan = plan_chunks(shots["frame_count"], shots["cuts"], chunk, seam)
+    return [c.first for c in plan[1:]], shots["cuts"]
+
+
+def final_frame(root: Path, name: str, index: int) -> Path:
+    seam = list((root / "results" / name / "seams").glob(f"*/{index:06d}.png"))
+    return seam[0] if seam else next((root / "results" / name / "styled").glob(f"*/{index:06d}.png"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--size", type=int, default=96)
+    parser.add_argument("--chunk", type=int, default=50)
+    parser.add_argument("--seam", type=int, default=8)
+    parser.add_argument("--style", default=str(REPO / "data" / "starry_night.jpg"))
+    parser.add_argument("--plot", default=str(REPO / "benchmarks" / "long_video.png"))
+    args = parser.parse_args()
+
+    import yaml
+
+    preset = yaml.safe_load((REPO / "config.yaml").read_text())["presets"]["default"]
+    preset.update(size=args.size, pyramid_min_size=min(args.size, preset["pyramid_min_size"]), device="cpu")
+    print(f"# {device_name(torch.device('cpu'))}; preset default at {args.size} px: {preset}\n")
+    variants = {"one chain": (10**6, 0, False), "chunks": (args.chunk, 0, False),
+                "chunks+seams": (args.chunk, args.seam, True)}
+    evaluator, style = Evaluator(), load_image(args.style)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        clips = make_clips(tmp, args.frames, args.size)
+        times = {label: run_variant(tmp / label.replace(" ", "-"), clips, Path(args.style), preset, *variant)
+                 for label, variant in variants.items()}
+        rows, curves = [], {}
+        for name in clips:
+            reference = warp_errors(tmp / "one-chain", name).sum()
+            for label, (chunk, seam, _) in variants.items():
+                root = tmp / label.replace(" ", "-")
+                errors = warp_errors(root, name)
+                borders, cuts = borders_and_cuts(root, name, chunk, seam)
+                _, true_cuts = borders_and_cuts(tmp / "chunks+seams", name, args.chunk, args.seam)
+                inner = np.delete(errors, [b - 1 for b in borders + true_cuts if 0 < b <= len(errors)])
+                seams_at = [b - 1 for b in borders if b not in true_cuts]
+                worst = max((errors[i] for i in seams_at), default=float("nan"))
+                first = evaluator.distances(load_image(final_frame(root, name, 0)), load_image(root / "results" / name / "frames" / "000000.png"), style)[0]
+                after_cut = [evaluator.distances(load_image(final_frame(root, name, c)), load_image(root / "results" / name / "frames" / f"{c:06d}.png"), style)[0] / first for c in true_cuts]
+                rows.append([name, label, len(borders), round(float(errors.sum()), 4), round(float(errors.sum() / reference), 3),
+                             round(float(worst / np.percentile(inner, 95)), 2) if seams_at else "-",
+                             ", ".join(f"{r:.2f}" for r in after_cut) or "-", round(times[label])])
+                curves[(name, label)] = (errors, borders, true_cuts)
+        table = print_table(["clip", "variant", "borders", "warp error (sum)", "vs one chain",
+                             "worst border / inner p95", "cut frame style / first frame", "wall s (both clips)"], rows)
+
+        drift_root = tmp / "one-chain"
+        count = len(warp_errors(drift_root, "vtest")) + 1
+        drift = []
+        for index in np.linspace(0, count - 1, 7).astype(int):
+            frame = load_image(final_frame(drift_root, "vtest", int(index)))
+            content = load_image(drift_root / "results" / "vtest" / "frames" / f"{index:06d}.png")
+            drift.append([int(index), round(evaluator.distances(frame, content, style)[0], 4),
+                          round(float(np.asarray(frame, dtype=float).mean()), 1),
+                          round(float(np.asarray(content, dtype=float).mean()), 1)])
+        print()
+        drift_table = print_table(["frame", "style distance", "mean brightness (stylized)", "(input)"], drift)
+        plot(curves, args.plot)
+    print(f"\nplot: {args.plot}")
+    return table, drift_table
+
+
+def plot(curves: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted({name for name, _ in curves})
+    figure, axes = plt.subplots(len(names), 1, figsize=(10, 3.2 * len(names)), squeeze=False)
+    for axis, name in zip(axes[:, 0], names):
+        for (clip, label), (errors, borders, cuts) in curves.items():
+            if clip == name:
+                axis.plot(np.arange(len(errors)) + 0.5, errors, label=label, linewidth=1)
+        _, borders, cuts = curves[(name, "chunks")]
+        for border in borders:
+            axis.axvline(border, color="grey", linestyle=":", linewidth=0.8)
+        for cut in cuts:
+            axis.axvline(cut, color="red", linestyle="--", linewidth=0.8)
+        axis.set_title(f"{name}: warp error per frame pair (dotted: chunk borders, dashed red: cuts)")
+        axis.set_xlabel("frame")
+        axis.set_yscale("log")
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""What only a GPU can show; run there with ``pytest -m cuda`` (skipped without one).
+
+bf16 and TF32 reach fp32's quality, the CUDA speed settings are on, CUDA graphs and
+batched chains reach what eager and lone chains reach, CPU and CUDA agree, and a size too
+large for the card ends with the one-line error. tests/test_stylize.py already runs the
+engine's own tests on CUDA too (its ``device`` fixture); these are the GPU-only ones.
+
+Quality is compared through the shared evaluator (benchmarks/evaluate.py), within the
+tolerances benchmarks/gpu.py reports against: L-BFGS without line search amplifies
+rounding into another trajectory, so two runs agree in the quality they reach, not in
+their pixels.
+"""
+
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from painterly.io import fit_long_side
+from painterly.losses import gram_matrix
+from painterly.stylize import Stylizer
+
+from .conftest import CONTENT, CUDA, REPO, STYLE
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from evaluate import Evaluator, relative_gaps, video_quality  # noqa: E402
+from gpu import PRECISION_TOLERANCE, SAME_MATH_TOLERANCE, engine_quality  # noqa: E402
+from video import clip_frames, preset_settings, run_chains  # noqa: E402
+
+pytestmark = [pytest.mark.cuda, CUDA]
+
+GPU = "cuda"
+# config.yaml's CPU-sized preset (192 px, 100 iterations, 20 per later frame): small enough
+# for the CPU side of the comparison, large enough for the evaluator's distances to settle.
+QUALITY = preset_settings("default")
+CLIP_FRAMES = 6
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """The first frames of the bundled clip at the preset's size."""
+    return clip_frames(REPO / "data" / "vtest.mp4", tmp_path_factory.mktemp("clip") / "frames", QUALITY.size,
+                       CLIP_FRAMES)
+
+
+@pytest.fixture(scope="module")
+def evaluator():
+    return Evaluator(GPU)
+
+
+def assert_same_quality(measured: dict, reference: dict, tolerance: dict) -> None:
+    """Each metric of ``measured`` within its relative tolerance of ``reference``'s."""
+    gaps = relative_gaps(measured, reference)
+    over = {metric: gap for metric, gap in gaps.items() if not gap <= tolerance[metric]}
+    assert not over, f"relative gaps {over} exceed {tolerance}; measured {measured}, reference {reference}"
+
+
+def assert_same_engine_quality(measured: dict, reference: dict, tolerance: dict) -> None:
+    for scope in reference:
+        assert_same_quality(measured[scope], reference[scope], tolerance)
+
+
+def test_bf16_is_finite_and_reaches_fp32_quality(vgg, content_image, style_image, clip, evaluator, tmp_path):
+    results = {}
+    for precision in ("fp32", "bf16"):
+        stylizer = Stylizer(QUALITY.replace(device=GPU, precision=precision), vgg)
+        results[precision] = engine_quality(stylizer, content_image, style_image, clip, tmp_path / precision, evaluator)
+    # A NaN anywhere in the image would make its distances NaN; the engine stops on a NaN loss.
+    assert all(math.isfinite(value) for scope in results["bf16"].values() for value in scope.values()), results
+    assert_same_engine_quality(results["bf16"], results["fp32"], PRECISION_TOLERANCE)
+
+
+def test_cuda_runs_channels_last_with_tf32_and_keeps_bf16_grams_in_fp32(vgg):
+    stylizer = Stylizer(QUALITY.replace(device=GPU, precision="bf16"), vgg)
+    convs = [module for module in stylizer.vgg.modules() if isinstance(module, torch.nn.Conv2d)]
+    assert convs and all(conv.weight.is_contiguous(memory_format=torch.channels_last) for conv in convs)
+    assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32 and torch.backends.cudnn.benchmark
+    image = stylizer._to_device(torch.rand(1, 3, 48, 64))
+    assert image.is_cuda and image.is_contiguous(memory_format=torch.channels_last)
+    with stylizer.autocast():
+        features = stylizer.vgg(image)["block1_conv1"]
+        gram = gram_matrix(features)
+    assert features.dtype == torch.bfloat16 and gram.dtype == torch.float32
+    with Stylizer(QUALITY.replace(device=GPU), vgg).autocast():
+        assert stylizer.vgg(image)["block1_conv1"].dtype == torch.float32
+
+
+def test_cuda_graphs_reach_the_quality_of_eager_runs(vgg, content_image, style_image, clip, evaluator, tmp_path):
+    results = {}
+    for graphs in (True, False):
+        stylizer = Stylizer(QUALITY.replace(device=GPU), vgg, cuda_graphs=graphs)
+        results[graphs] = engine_quality(stylizer, content_image, style_image, clip, tmp_path / str(graphs), evaluator)
+        # The chain's later frames share one level; with graphs its iterations were captured
+        # (on the third frame, after the eager second) and replayed for the frames after it.
+        levels = list(stylizer._frame_levels.values())
+        assert levels and all(bool(level.graphs) is graphs for level in levels)
+    assert_same_engine_quality(results[True], results[False], SAME_MATH_TOLERANCE)
+
+
+def test_batched_chains_reach_what_each_chain_reaches_alone(vgg, style_image, clip, evaluator, tmp_path):
+    stylizer = Stylizer(QUALITY.replace(device=GPU), vgg)
+    targets = stylizer.targets([style_image])
+    windows = [(0, 4), (1, 4), (2, 4)]  # at each step every chain has another frame
+    batched = run_chains(stylizer, targets, clip, windows, tmp_path / "batched")
+    for index, (first, count) in enumerate(windows):
+        (alone,) = run_chains(stylizer, targets, clip, [(first, count)], tmp_path / f"alone{index}")
+        frames = clip[first : first + count]
+        assert_same_quality(video_quality(evaluator, frames, batched[index], style_image),
+                            video_quality(evaluator, frames, alone, style_image), SAME_MATH_TOLERANCE)
+
+
+def test_cpu_and_cuda_reach_the_same_quality(content_image, style_image, clip, evaluator, tmp_path):
+    results = {}
+    for device in ("cpu", GPU):
+        # Each its own network: one shared module would move between the devices.
+        stylizer = Stylizer(QUALITY.replace(device=device))
+        results[device] = engine_quality(stylizer, content_image, style_image, clip, tmp_path / device, evaluator)
+    assert_same_engine_quality(results[GPU], results["cpu"], PRECISION_TOLERANCE)
+
+
+def test_a_size_too_large_for_the_card_ends_with_the_one_line_error(content_image, tmp_path):
+    """At this size the first conv's fp32 output alone (64 channels) outgrows the card: the
+    objective's no-grad content forward runs out, before the optimization loop and its
+    checkpointing retry. Run as a user would, so a traceback would show."""
+    memory = torch.cuda.get_device_properties(0).total_memory
+    width, height = content_image.size
+    long_side = math.ceil(math.sqrt(1.1 * memory / (64 * 4) * max(width, height) / min(width, height)))
+    out_width, out_height = fit_long_side((width, height), long_side)
+    out = tmp_path / "huge.png"
+    # The style at 256 px (targets are computed before stylizing and are not what is tested).
+    command = [sys.executable, "-m", "painterly", "image", CONTENT, STYLE, "-o", out, "--device", GPU, "--quiet",
+               "--size", long_side, "--pyramid-min-size", long_side, "--iterations", 2,
+               "--style-scale", 256 / long_side]
+    result = subprocess.run([str(part) for part in command], capture_output=True, text=True, timeout=600)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert any(line.startswith("device: cuda (") for line in lines) and lines[-1] == (
+        f"painterly: error: out of GPU memory stylizing {out_width}x{out_height} on cuda; "
+        f"lower --size (now {long_side}) or use --precision bf16"), result.stderr
+    assert not out.exists()

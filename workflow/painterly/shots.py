@@ -1,0 +1,86 @@
+"""Shots and chunks: where a video cuts, and how its frames are split into stylize jobs.
+
+A cut is a frame the previous one does not explain: after warping the previous frame onto
+it by optical flow, few pixels match. There the temporal chain must restart (the warped
+previous result is wrong everywhere), so cuts are also the best chunk borders: a border
+at a cut is invisible. Shots longer than ``chunk_frames`` are split evenly, and each such
+border inside a shot gets a lead-in: the later chunk starts ``overlap`` frames early, and
+the ``seam`` step cross-fades the two chains over those frames (painterly.seams).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+# Frames are compared at this long side: cuts are global changes, and DIS is ~1 ms here.
+CUT_PROBE_SIZE = 96
+# A pixel is explained when its warped grey level is within this many levels (of 255).
+MATCH_LEVELS = 24
+
+
+def explained_fraction(previous: np.ndarray, frame: np.ndarray) -> float:
+    """The fraction of ``frame``'s pixels that ``previous`` (RGB uint8), warped onto it by
+    DIS optical flow, reproduces: near 1 within a shot, low across a cut."""
+    from .flow import warp
+
+    scale = CUT_PROBE_SIZE / max(frame.shape[:2])
+    size = (max(8, round(frame.shape[1] * scale)), max(8, round(frame.shape[0] * scale)))
+    a, b = (cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
+            for image in (frame, previous))
+    solver = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+    backward = solver.calc(a, b, None)
+    difference = np.abs(warp(b, backward).astype(np.int16) - a.astype(np.int16))
+    return float((difference <= MATCH_LEVELS).mean())
+
+
+def find_shots(frames_dir, threshold: float, output) -> list[int]:
+    """Cuts of the extracted frames in ``frames_dir``: frames whose explained fraction is
+    below ``threshold`` (0 finds none). Writes them, and every pair's fraction, as JSON."""
+    from .io import atomic_path, load_frame
+
+    frames = sorted(Path(frames_dir).glob("*.png"))
+    explained, previous = [], None
+    for path in frames:
+        frame = load_frame(path)
+        if previous is not None:
+            explained.append(round(explained_fraction(previous, frame), 4))
+        previous = frame
+    cuts = [t + 1 for t, fraction in enumerate(explained) if fraction < threshold]
+    with atomic_path(output) as tmp:
+        tmp.write_text(json.dumps({"frame_count": len(frames), "cuts": cuts, "explained": explained}) + "\n")
+    return cuts
+
+
+@dataclass(frozen=True)
+class Chunk:
+    first: int
+    """The chunk's first own frame."""
+    end: int
+    """One past its last frame."""
+    lead_in: int
+    """Frames before ``first`` the chain starts with (0 at a cut or the video's start)."""
+
+    @property
+    def start(self) -> int:
+        """The chain's first frame."""
+        return self.first - self.lead_in
+
+
+def plan_chunks(frame_count: int, cuts, chunk_frames: int, overlap: int) -> list[Chunk]:
+    """Chunks of at most ``chunk_frames`` own frames with a border at every cut; a shot
+    longer than that is split into equal parts, and each part after its shot's first gets
+    a lead-in of ``overlap`` frames (never reaching back over the cut)."""
+    starts = sorted({0, *(c for c in cuts if 0 < c < frame_count)})
+    chunks = []
+    for shot_start, shot_end in zip(starts, [*starts[1:], frame_count]):
+        parts = math.ceil((shot_end - shot_start) / chunk_frames)
+        borders = [shot_start + round(i * (shot_end - shot_start) / parts) for i in range(parts + 1)]
+        for first, end in zip(borders, borders[1:]):
+            chunks.append(Chunk(first, end, min(overlap, first - shot_start)))
+    return chunks

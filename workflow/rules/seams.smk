@@ -1,0 +1,12 @@
+rule seam:
+    input:
+        earlier=previous_chunk,
+        later=f"{RESULTS}/{{name}}/styled/{{chunk}}",
+    output:
+        directory(f"{RESULTS}/{{name}}/seams/{{chunk}}"),
+    log:
+        f"{RESULTS}/logs/{{name}}/seam/{{chunk}}.log",
+    conda:
+        "../../envs/video.yaml"
+    shell:
+        "python -m painterly seam {input.earlier:q} {input.later:q} -o {output:q} > {log:q} 2>&1"
