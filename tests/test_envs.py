@@ -47,15 +47,16 @@ print(json.dumps(envs))
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    """A tiny sheet that uses every rule: a 3-frame clip (temporal, RAFT flow) and a photo."""
+    """A tiny sheet that uses every rule: a photo, and a 4-frame clip in two chunks joined by
+    a seam (temporal mode, RAFT flow)."""
     workdir = tmp_path_factory.mktemp("envs")
-    write_clip(workdir / "clip.mkv", frames=3)
+    write_clip(workdir / "clip.mkv", frames=4)
     Image.open(STYLE).resize((48, 38)).save(workdir / "style.jpg")
     Image.open(CONTENT).resize((48, 33)).save(workdir / "photo.png")
     # An untrained RAFT: optical_flow then needs torch and torchvision from the env.
     torch.save(raft_small(weights=None).state_dict(), workdir / "raft_small.pth")
     (workdir / "config.yaml").write_text(workflow_config(
-        3, size=32, iterations=3, frame_iterations=2, pyramid_min_size=32, tolerance=0, device="cpu",
+        2, seam_frames=1, size=32, iterations=3, frame_iterations=2, pyramid_min_size=32, tolerance=0, device="cpu",
         temporal=True, flow_method="raft_small.pth"))
     (workdir / "jobs.tsv").write_text("name\tinput\tstyles\nclip\tclip.mkv\tstyle.jpg\nphoto\tphoto.png\tstyle.jpg\n")
     return workdir
@@ -138,7 +139,7 @@ def test_every_job_runs_in_its_env(rule_envs, env_venv, workspace):
     assert set(started.values()) == {str(venv)}
     assert len(started) == len(jobs) - jobs.count("all")  # ... each job in one Python of the env
     video = probe_output(workspace / "results/clip/clip.mp4")
-    assert video["frames"] == 3 and video["audio"]
+    assert video["frames"] == 4 and video["audio"]
     assert (workspace / "results/clip/warp_error.tsv").read_text().splitlines()[-1].startswith("mean\t")
     with Image.open(workspace / "results/photo/photo.png") as image:
         assert max(image.size) == 32
