@@ -6,6 +6,7 @@ started in the foreground as our child and stopped by its PID.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -19,7 +20,6 @@ TEMPLATES = Path(__file__).parent / "slurm"
 # Where every SLURM client looks when SLURM_CONF is unset. The executor plugin's job step
 # drops SLURM_* variables before its nested srun, so the test cluster's config must be here.
 SYSTEM_CONF = Path("/etc/slurm")
-VENV = Path.home() / ".cache" / "painterly-tests" / "slurm-venv"
 
 
 class Unavailable(Exception):
@@ -41,23 +41,10 @@ def ensure_installed() -> None:
 
 
 def plugin_snakemake() -> list[str]:
-    """The command of a snakemake with the SLURM executor plugin, in a venv of its own.
-
-    The plugin stays out of the main environment: with a SLURM client installed but no
-    controller running, its import-time probe slows every other snakemake start.
-    """
-    python = VENV / "bin" / "python"
-    if not (VENV / "bin" / "pip").exists() or subprocess.run(
-        [str(python), "-c", "import snakemake_executor_plugin_slurm"], capture_output=True
-    ).returncode != 0:
-        shutil.rmtree(VENV, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(VENV)], check=True)
-        result = subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "snakemake-executor-plugin-slurm>=2.8"],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            shutil.rmtree(VENV)
-            raise Unavailable(f"could not install snakemake-executor-plugin-slurm: {result.stderr.strip()[-300:]}")
-    return [str(python), "-m", "snakemake"]
+    """This interpreter's snakemake, which must have the SLURM executor plugin (the test extra)."""
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        raise Unavailable(f"snakemake-executor-plugin-slurm is not installed in {sys.prefix}: pip install -e '.[test]'")
+    return [sys.executable, "-m", "snakemake"]
 
 
 def _free_port() -> int:
@@ -72,7 +59,10 @@ class Cluster:
         self.state = root / "state"
         self.conf = SYSTEM_CONF / "slurm.conf"
         self.daemons: list[subprocess.Popen] = []
-        self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
+        # Jobs inherit this environment (sbatch exports it): their `python` and snakemake must
+        # be this interpreter's, as in an activated venv, even if the tests run unactivated.
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+        self.env = {**os.environ, "SLURM_CONF": str(self.conf), "PATH": path}
 
     def start(self) -> "Cluster":
         template = (TEMPLATES / "slurm.conf.in").read_text()

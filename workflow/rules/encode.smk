@@ -14,7 +14,7 @@ rule encode_video:
     wildcard_constraints:
         suffix="|".join(FORMATS),
     conda:
-        "../../envs/video.yaml"
+        "../../envs/painterly.yaml"
     shell:
         "python -m painterly encode {input.chunks:q} --seams {input.seams:q} --meta {input.meta:q} --audio {input.source:q}"
         " -o {output:q} > {log:q} 2>&1"

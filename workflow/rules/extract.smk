@@ -7,7 +7,7 @@ checkpoint extract_frames:
     log:
         f"{RESULTS}/logs/{{name}}/extract_frames.log",
     conda:
-        "../../envs/video.yaml"
+        "../../envs/painterly.yaml"
     params:
         extraction=extraction_args,
     shell:

@@ -6,7 +6,7 @@ rule optical_flow:
     log:
         f"{RESULTS}/logs/{{name}}/optical_flow/{{chunk}}.log",
     conda:
-        "../../envs/video.yaml"
+        "../../envs/painterly.yaml"
     params:
         method=lambda wildcards: SETTINGS[wildcards.name].flow_method,
     shell:

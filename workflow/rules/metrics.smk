@@ -8,6 +8,6 @@ rule warp_error:
     log:
         f"{RESULTS}/logs/{{name}}/warp_error.log",
     conda:
-        "../../envs/video.yaml"
+        "../../envs/painterly.yaml"
     shell:
         "python -m painterly warp-error {input.frames:q} {input.stylized:q} --seams {input.seams:q} -o {output:q} > {log:q} 2>&1"

@@ -11,6 +11,6 @@ rule preview:
     log:
         f"{RESULTS}/logs/{{name}}/preview.log",
     conda:
-        "../../envs/video.yaml"
+        "../../envs/painterly.yaml"
     shell:
         "python -m painterly preview {input.content:q} {input.stylized:q} -o {output:q} > {log:q} 2>&1"

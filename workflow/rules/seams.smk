@@ -7,6 +7,6 @@ rule seam:
     log:
         f"{RESULTS}/logs/{{name}}/seam/{{chunk}}.log",
     conda:
-        "../../envs/video.yaml"
+        "../../envs/painterly.yaml"
     shell:
         "python -m painterly seam {input.earlier:q} {input.later:q} -o {output:q} > {log:q} 2>&1"

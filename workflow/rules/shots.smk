@@ -6,7 +6,7 @@ checkpoint find_shots:
     log:
         f"{RESULTS}/logs/{{name}}/find_shots.log",
     conda:
-        "../../envs/video.yaml"
+        "../../envs/painterly.yaml"
     params:
         threshold=config["cut_threshold"],
     shell:

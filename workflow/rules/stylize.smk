@@ -10,7 +10,7 @@ rule stylize_frames:
     benchmark:
         f"{RESULTS}/benchmarks/{{name}}/stylize_frames/{{chunk}}.tsv"
     conda:
-        "../../envs/stylize.yaml"
+        "../../envs/painterly.yaml"
     threads: config["stylize"]["threads"]
     resources:
         gpu=config["stylize"]["gpu"],
@@ -38,7 +38,7 @@ rule stylize_image:
     benchmark:
         f"{RESULTS}/benchmarks/{{name}}/stylize_image.tsv"
     conda:
-        "../../envs/stylize.yaml"
+        "../../envs/painterly.yaml"
     threads: config["stylize"]["threads"]
     resources:
         gpu=config["stylize"]["gpu"],

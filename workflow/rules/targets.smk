@@ -9,7 +9,7 @@ rule style_targets:
     # (hashed by content) and the settings in params, which the cache key covers.
     cache: "omit-software"
     conda:
-        "../../envs/stylize.yaml"
+        "../../envs/painterly.yaml"
     resources:
         gpu=config["stylize"]["gpu"],
     params:
