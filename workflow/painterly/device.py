@@ -65,6 +65,14 @@ def claim_gpu(count: int, lock_dir: Path | None = None) -> int:
     return os.getpid() % count
 
 
+def describe_device(device: torch.device) -> str:
+    """The device as a provenance record and a job's log name it: its kind, and for CUDA the
+    GPU model (not its index, which says nothing about the result)."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
+
+
 def configure(device: torch.device) -> None:
     """Speed settings that do not change results beyond float rounding."""
     if device.type == "cuda":
