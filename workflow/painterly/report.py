@@ -18,7 +18,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import LogFormatter, MaxNLocator
+from matplotlib.ticker import MaxNLocator
 
 from .io import atomic_path
 from .provenance import read_chunk_record
@@ -87,13 +87,6 @@ def _mark_chunks(ax, plan: list[Chunk], cuts) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def _plain_log_scale(ax) -> None:
-    """A log y axis labelled 3, 4, 6 rather than 3×10⁰: losses span a decade or less."""
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(LogFormatter())
-    ax.yaxis.set_minor_formatter(LogFormatter(minor_thresholds=(2, 0.4)))
-
-
 def _save(figure, output) -> None:
     with atomic_path(output) as tmp:
         figure.savefig(tmp, format=Path(output).suffix.lstrip("."), metadata={"Date": None})
@@ -112,8 +105,8 @@ def plot_losses(chunk_dirs, plan: list[Chunk], cuts, output) -> None:
         curve = frame["losses"][-1]
         curves.plot(range(1, len(curve) + 1), curve, color=colors(index / last), linewidth=0.8,
                     linestyle=":" if frame["lead_in"] else "-")
-    _plain_log_scale(curves)
-    curves.set(xlabel="iteration at full size", ylabel="loss",
+    # Log: a chain's first frame starts far above the frames that start from its result.
+    curves.set(yscale="log", xlabel="iteration at full size", ylabel="loss",
                title="Loss curve of each frame (dotted: lead-in)")
     figure.colorbar(ScalarMappable(Normalize(0, last), colors), ax=curves, label="frame")
     for lead_in, style in ((False, dict(color="tab:blue", label="frame")),
@@ -122,7 +115,6 @@ def plot_losses(chunk_dirs, plan: list[Chunk], cuts, output) -> None:
         if chosen:
             finals.scatter([int(Path(f["frame"]).stem) for f in chosen], [f["losses"][-1][-1] for f in chosen],
                            s=14, **style)
-    _plain_log_scale(finals)
     finals.set(xlabel="frame", ylabel="final loss", title="Final loss per frame")
     _mark_chunks(finals, plan, cuts)
     _save(figure, output)

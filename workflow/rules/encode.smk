@@ -13,7 +13,7 @@ rule encode_video:
             caption="../report/video.rst",
             category="{name}",
             subcategory="result",
-            labels={"row": "{name}", "file": "stylized video ({suffix})"},
+            labels={"file": "stylized video ({suffix})"},
         ),
     log:
         f"{RESULTS}/logs/{{name}}/encode_video.{{suffix}}.log",

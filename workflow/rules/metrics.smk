@@ -9,7 +9,7 @@ rule warp_error:
             caption="../report/warp_error_table.rst",
             category="{name}",
             subcategory="temporal consistency",
-            labels={"row": "{name}", "file": "warp error table"},
+            labels={"file": "warp error table"},
         ),
     log:
         f"{RESULTS}/logs/{{name}}/warp_error.log",

@@ -12,7 +12,7 @@ rule preview:
             caption="../report/preview.rst",
             category="{name}",
             subcategory="result",
-            labels={"row": "{name}", "file": "preview"},
+            labels={"file": "preview"},
         ),
     log:
         f"{RESULTS}/logs/{{name}}/preview.log",

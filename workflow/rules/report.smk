@@ -14,7 +14,7 @@ rule provenance:
             caption="../report/provenance.rst",
             category="{name}",
             subcategory="provenance",
-            labels={"row": "{name}", "file": "provenance record"},
+            labels={"file": "provenance record"},
         ),
     log:
         f"{RESULTS}/logs/{{name}}/provenance.log",
@@ -44,7 +44,7 @@ rule chunk_times:
             caption="../report/chunk_times.rst",
             category="{name}",
             subcategory="optimization",
-            labels={"row": "{name}", "file": "stylize jobs' times"},
+            labels={"file": "stylize jobs' times"},
         ),
     log:
         f"{RESULTS}/logs/{{name}}/chunk_times.log",
@@ -69,7 +69,7 @@ rule plot_losses:
             caption="../report/losses.rst",
             category="{name}",
             subcategory="optimization",
-            labels={"row": "{name}", "file": "loss curves"},
+            labels={"file": "loss curves"},
         ),
     log:
         f"{RESULTS}/logs/{{name}}/plot_losses.log",
@@ -93,7 +93,7 @@ rule plot_warp_error:
             caption="../report/warp_error_plot.rst",
             category="{name}",
             subcategory="temporal consistency",
-            labels={"row": "{name}", "file": "warp error plot"},
+            labels={"file": "warp error plot"},
         ),
     log:
         f"{RESULTS}/logs/{{name}}/plot_warp_error.log",

@@ -37,7 +37,7 @@ rule stylize_image:
             caption="../report/image.rst",
             category="{name}",
             subcategory="result",
-            labels={"row": "{name}", "file": "stylized image"},
+            labels={"file": "stylized image"},
         ),
         # Written by `painterly image` beside its output.
         sidecar=report(
@@ -45,7 +45,7 @@ rule stylize_image:
             caption="../report/provenance.rst",
             category="{name}",
             subcategory="provenance",
-            labels={"row": "{name}", "file": "provenance record"},
+            labels={"file": "provenance record"},
         ),
     log:
         f"{RESULTS}/logs/{{name}}/stylize_image.log",
