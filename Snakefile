@@ -1,12 +1,16 @@
 # painterly: videos and images into moving paintings.
 # extract_frames -> find_shots -> optical_flow, style_targets -> stylize_frames (chunks)
 #   -> seam (borders inside a shot) -> encode_video, warp_error
+#   -> provenance, chunk_times, plot_losses, plot_warp_error (for snakemake --report)
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
 configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
 
 
 # Limits on `gpu` apply per node, so `--resources gpu=N` caps GPU jobs on each machine.
@@ -30,6 +34,7 @@ include: "workflow/rules/seams.smk"
 include: "workflow/rules/encode.smk"
 include: "workflow/rules/preview.smk"
 include: "workflow/rules/metrics.smk"
+include: "workflow/rules/report.smk"
 
 
 localrules:

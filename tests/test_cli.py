@@ -30,7 +30,7 @@ def test_image_writes_output_of_requested_size(tmp_path):
     assert run("image", CONTENT, STYLE, "-o", out, *TINY) == 0
     with Image.open(out) as image:
         assert max(image.size) == 48 and image.mode == "RGB"
-    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "out.png"]  # the image and its provenance
 
 
 def test_the_device_used_is_logged_even_when_quiet(tmp_path, capsys):

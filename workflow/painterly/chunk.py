@@ -21,9 +21,10 @@ import sys
 from pathlib import Path
 
 from .chains import Chain, stylize_chains
-from .device import describe
+from .device import describe_device
 from .extract import frame_index
 from .io import image_to_tensor, load_image, sha256_file
+from .provenance import gather_frame_records
 from .seams import LEAD_IN
 from .settings import Settings
 from .style_targets import StyleTargets
@@ -35,7 +36,8 @@ RECORD = "made-from.json"
 def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=True, flow_dir=None,
                    lead_in: int = 0) -> None:
     """Stylize consecutive ``frames`` (PNG paths, in order) into ``out_dir``, same names;
-    the first ``lead_in`` of them (a chain's run-up, see painterly.seams) into ``out_dir/lead-in``.
+    the first ``lead_in`` of them (a chain's run-up, see painterly.seams) into ``out_dir/lead-in``;
+    each frame's loss curves and device into ``out_dir/losses.json`` (painterly.provenance).
 
     ``flow_dir`` holds the chunk's precomputed flows (``optical_flow`` rule); without it,
     temporal mode computes them here.
@@ -55,11 +57,12 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
         resumed = {}
         if done and settings.temporal:
             resumed = dict(previous=image_to_tensor(load_image(outputs[done - 1])), before=frames[done - 1])
-        chain = Chain(frames[done:], outputs[done:], flow_dir, frame_index(frames[done]), **resumed)
+        chain = Chain(frames[done:], outputs[done:], flow_dir, frame_index(frames[done]), records=True, **resumed)
         stylizer = Stylizer(settings)
         # Always in the job's log (also with --quiet): which device a job really used.
-        print(f"device: {describe(stylizer.device)}", file=sys.stderr, flush=True)
+        print(f"device: {describe_device(stylizer.device)}", file=sys.stderr, flush=True)
         stylize_chains(stylizer, StyleTargets.load(targets_path), [chain], progress)
+    gather_frame_records(partial)
     (partial / RECORD).unlink()
     if out_dir.exists():
         shutil.rmtree(out_dir)

@@ -57,23 +57,30 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def _run_image(args) -> None:
-    from .device import describe
+    import time
+
+    from .device import describe_device
     from .io import load_image, save_image
+    from .provenance import sidecar_path, write_sidecar
     from .style_targets import StyleTargets
     from .stylize import Stylizer
 
+    started = time.monotonic()
     chosen = settings_from_args(args)
     check_image_output(args.output, args.content)
     content = load_image(args.content, chosen.max_input_pixels)
     styles = [load_image(path, chosen.max_input_pixels) for path in args.styles]
     stylizer = Stylizer(chosen)
-    print(f"device: {describe(stylizer.device)}", file=sys.stderr, flush=True)
+    device = describe_device(stylizer.device)
+    print(f"device: {device}", file=sys.stderr, flush=True)
     if args.targets:
         targets = StyleTargets.load(args.targets)
         targets.check(stylizer.settings, styles)
     else:
         targets = stylizer.targets(styles, args.styles)
     save_image(stylizer.stylize(content, targets, progress=not args.quiet).image, args.output)
+    write_sidecar(sidecar_path(args.output), source=args.content, styles=args.styles,
+                  settings=stylizer.settings.to_dict(), device=device, seconds=time.monotonic() - started)
 
 
 def check_image_output(output, content) -> None:
@@ -160,6 +167,45 @@ def _run_preview(args) -> None:
     from .preview import side_by_side
 
     side_by_side(args.content, args.stylized, args.output)
+
+
+def _run_provenance(args) -> None:
+    from .provenance import write_video_sidecar
+
+    write_video_sidecar(args.output, source=args.input, styles=args.styles,
+                        settings=Settings.from_dict(json.loads(args.settings)).to_dict(), chunk_dirs=args.chunks,
+                        benchmarks=args.benchmarks, workflow=json.loads(args.workflow))
+
+
+def _plan(args):
+    from .report import load_plan
+
+    return load_plan(args.shots, args.chunk_frames, args.seam_frames)
+
+
+def _run_chunk_times(args) -> None:
+    from .report import chunk_times
+
+    chunk_times(args.benchmarks, args.chunks, _plan(args)[0], args.output)
+
+
+def _run_plot_losses(args) -> None:
+    from .report import plot_losses
+
+    plot_losses(args.chunks, *_plan(args), args.output)
+
+
+def _run_plot_warp_error(args) -> None:
+    from .report import plot_warp_error
+
+    plot_warp_error(args.table, *_plan(args), args.output)
+
+
+def _add_plan_arguments(parser) -> None:
+    """How the workflow planned a video's chunks (painterly.shots.plan_chunks), to mark them."""
+    parser.add_argument("--shots", required=True, help="the video's shots.json (find-shots)")
+    parser.add_argument("--chunk-frames", type=int, required=True, help="config.yaml's chunk_frames")
+    parser.add_argument("--seam-frames", type=int, required=True, help="config.yaml's seam_frames")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -250,6 +296,39 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("stylized")
     preview.add_argument("-o", "--output", required=True)
     preview.set_defaults(run=_run_preview)
+
+    record = commands.add_parser("provenance", help="(workflow) a stylized video's provenance sidecar",
+                                 formatter_class=formatter)
+    record.add_argument("input", help="the source video")
+    record.add_argument("styles", nargs="+", metavar="style", help="the style images")
+    record.add_argument("--settings", required=True, help="JSON object of the row's settings")
+    record.add_argument("--chunks", nargs="+", required=True, help="the chunks' directories of stylized frames")
+    record.add_argument("--benchmarks", nargs="+", required=True, help="the stylize jobs' benchmark files")
+    record.add_argument("--workflow", required=True, help="JSON object of the workflow settings that shaped the video")
+    record.add_argument("-o", "--output", required=True, help="JSON file to write")
+    record.set_defaults(run=_run_provenance)
+
+    times = commands.add_parser("chunk-times", help="(workflow) table of a video's stylize jobs",
+                                formatter_class=formatter)
+    times.add_argument("--benchmarks", nargs="+", required=True, help="the stylize jobs' benchmark files, in order")
+    times.add_argument("--chunks", nargs="+", required=True, help="the chunks' directories, in the same order")
+    _add_plan_arguments(times)
+    times.add_argument("-o", "--output", required=True, help="HTML file to write")
+    times.set_defaults(run=_run_chunk_times)
+
+    losses = commands.add_parser("plot-losses", help="(workflow) plot a video's per-frame loss curves",
+                                 formatter_class=formatter)
+    losses.add_argument("--chunks", nargs="+", required=True, help="the chunks' directories, in order")
+    _add_plan_arguments(losses)
+    losses.add_argument("-o", "--output", required=True, help="plot to write (.svg, .png)")
+    losses.set_defaults(run=_run_plot_losses)
+
+    warp = commands.add_parser("plot-warp-error", help="(workflow) plot a video's warp error per frame pair",
+                               formatter_class=formatter)
+    warp.add_argument("table", help="the video's warp_error.tsv")
+    _add_plan_arguments(warp)
+    warp.add_argument("-o", "--output", required=True, help="plot to write (.svg, .png)")
+    warp.set_defaults(run=_run_plot_warp_error)
     return parser
 
 

@@ -65,11 +65,12 @@ def claim_gpu(count: int, lock_dir: Path | None = None) -> int:
     return os.getpid() % count
 
 
-def describe(device: torch.device) -> str:
-    """The device and, for a GPU, its model: what a job's log says it ran on."""
+def describe_device(device: torch.device) -> str:
+    """The device as a provenance record and a job's log name it: its kind, and for CUDA the
+    GPU model (not its index, which says nothing about the result)."""
     if device.type == "cuda":
-        return f"{device} ({torch.cuda.get_device_name(device)})"
-    return str(device)
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
 
 
 def configure(device: torch.device) -> None:

@@ -3,8 +3,9 @@
 No second pipeline: a work directory beside the output holds the sheet, the config and
 Snakemake's state, so running the same command again reuses every finished step, and
 asking for another format of the same output name only encodes again. Snakemake is
-asked for the video alone (no preview or warp error table); when a job fails, its
-log's last line, the cause, is printed.
+asked for the video and its provenance sidecar alone (no preview or warp error table),
+and both are copied beside the output; when a job fails, its log's last line, the
+cause, is printed.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .encode import output_format
 from .errors import ERROR_PREFIX, PainterlyError
 from .extract import is_video, probe
 from .io import atomic_path
+from .provenance import sidecar_path
 from .settings import Settings
 
 
@@ -90,17 +92,18 @@ def run_video(source, styles, output, overrides: dict, cores: int = 4, preset: s
     styles = ",".join(str(Path(style).resolve()) for style in styles)
     (workdir / "jobs.tsv").write_text(f"name\tinput\tstyles\n{name}\t{Path(source).resolve()}\t{styles}\n")
 
-    result = f"results/{name}/{name}.{kind}"
+    result, sidecar = f"results/{name}/{name}.{kind}", f"results/{name}/{name}.json"
     command = ["snakemake", "--snakefile", str(snakefile), "--directory", str(workdir),
-               "--configfile", str(workdir / "config.yaml"), "--cores", str(cores), result]
+               "--configfile", str(workdir / "config.yaml"), "--cores", str(cores), result, sidecar]
     started = time.time()
     with only_run(workdir) as alone:
         if alone:  # a killed earlier run left Snakemake's lock: release it, as its message says to
             subprocess.run([*command, "--unlock"], cwd=repo, capture_output=True)
         if subprocess.run(command, cwd=repo).returncode != 0:
             raise PainterlyError(failure_cause(workdir / "results" / "logs", started))
-    with atomic_path(output) as tmp:
-        shutil.copyfile(workdir / result, tmp)
+    for made, wanted in ((sidecar, sidecar_path(output)), (result, output)):
+        with atomic_path(wanted) as tmp:
+            shutil.copyfile(workdir / made, tmp)
     os.utime(output)
 
 

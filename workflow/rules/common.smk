@@ -161,6 +161,12 @@ def row_settings(name):
 
 SETTINGS = {name: row_settings(name) for name in JOBS.index}
 VIDEO = {name: is_video(JOBS.loc[name, "input"]) for name in JOBS.index}
+# Wildcard constraints matching exactly the video rows' and the image rows' names (nothing
+# if there are none): stylize_image makes an image's `{name}.json`, provenance a video's.
+VIDEO_NAMES, IMAGE_NAMES = (
+    "|".join(re.escape(name) for name in JOBS.index if VIDEO[name] == kind) or "(?!)"
+    for kind in (True, False)
+)
 
 
 def check_image_rows():
@@ -280,6 +286,26 @@ def styled_chunks(wildcards):
     )
 
 
+def chunk_benchmarks(wildcards):
+    return expand(
+        f"{RESULTS}/benchmarks/{wildcards.name}/stylize_frames/{{chunk}}.tsv",
+        chunk=chunk_ids(wildcards.name),
+    )
+
+
+def video_workflow_json(wildcards):
+    """The workflow's settings beyond the row's Settings that shaped a video."""
+    return json.dumps(
+        {
+            "extraction": extraction_args(wildcards),
+            "chunk_frames": CHUNK,
+            "seam_frames": SEAM,
+            "cut_threshold": config["cut_threshold"],
+        },
+        sort_keys=True,
+    )
+
+
 def row_styles(wildcards):
     return styles(wildcards.name)
 
@@ -304,8 +330,13 @@ def final_outputs():
     for name in JOBS.index:
         kind = "mp4" if VIDEO[name] else "png"
         outputs += [f"{RESULTS}/{name}/{name}.{kind}", f"{RESULTS}/{name}/preview.jpg"]
+        outputs.append(f"{RESULTS}/{name}/{name}.json")
         if VIDEO[name]:
             outputs.append(f"{RESULTS}/{name}/warp_error.tsv")
+            outputs += [
+                f"{RESULTS}/{name}/report/{part}"
+                for part in ("chunk_times.html", "losses.svg", "warp_error.svg")
+            ]
     return outputs
 
 

@@ -8,7 +8,13 @@ rule encode_video:
         meta=f"{RESULTS}/{{name}}/frames.json",
         source=ROW_INPUT,
     output:
-        f"{RESULTS}/{{name}}/{{name}}.{{suffix}}",
+        report(
+            f"{RESULTS}/{{name}}/{{name}}.{{suffix}}",
+            caption="../report/video.rst",
+            category="{name}",
+            subcategory="result",
+            labels={"file": "stylized video ({suffix})"},
+        ),
     log:
         f"{RESULTS}/logs/{{name}}/encode_video.{{suffix}}.log",
     wildcard_constraints:

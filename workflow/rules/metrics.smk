@@ -4,7 +4,13 @@ rule warp_error:
         stylized=styled_chunks,
         seams=seams,
     output:
-        f"{RESULTS}/{{name}}/warp_error.tsv",
+        report(
+            f"{RESULTS}/{{name}}/warp_error.tsv",
+            caption="../report/warp_error_table.rst",
+            category="{name}",
+            subcategory="temporal consistency",
+            labels={"file": "warp error table"},
+        ),
     log:
         f"{RESULTS}/logs/{{name}}/warp_error.log",
     conda:

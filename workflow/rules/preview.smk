@@ -7,7 +7,13 @@ rule preview:
             otherwise=f"{RESULTS}/{{name}}/{{name}}.png",
         ),
     output:
-        f"{RESULTS}/{{name}}/preview.jpg",
+        report(
+            f"{RESULTS}/{{name}}/preview.jpg",
+            caption="../report/preview.rst",
+            category="{name}",
+            subcategory="result",
+            labels={"file": "preview"},
+        ),
     log:
         f"{RESULTS}/logs/{{name}}/preview.log",
     conda:

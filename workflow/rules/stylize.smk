@@ -32,11 +32,28 @@ rule stylize_image:
         styles=row_styles,
         targets=style_targets_path,
     output:
-        f"{RESULTS}/{{name}}/{{name}}.png",
+        image=report(
+            f"{RESULTS}/{{name}}/{{name}}.png",
+            caption="../report/image.rst",
+            category="{name}",
+            subcategory="result",
+            labels={"file": "stylized image"},
+        ),
+        # Written by `painterly image` beside its output.
+        sidecar=report(
+            f"{RESULTS}/{{name}}/{{name}}.json",
+            caption="../report/provenance.rst",
+            category="{name}",
+            subcategory="provenance",
+            labels={"file": "provenance record"},
+        ),
     log:
         f"{RESULTS}/logs/{{name}}/stylize_image.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{name}}/stylize_image.tsv"
+    # A video row's sidecar comes from the provenance rule.
+    wildcard_constraints:
+        name=IMAGE_NAMES,
     conda:
         "../../envs/painterly.yaml"
     threads: config["stylize"]["threads"]
@@ -48,4 +65,4 @@ rule stylize_image:
         settings=settings_json,
     shell:
         "python -m painterly image {input.content:q} {input.styles:q} --targets {input.targets:q}"
-        " --settings {params.settings:q} -o {output:q} --quiet > {log:q} 2>&1"
+        " --settings {params.settings:q} -o {output.image:q} --quiet > {log:q} 2>&1"

