@@ -49,7 +49,7 @@ rule chunk_times:
     log:
         f"{RESULTS}/logs/{{name}}/chunk_times.log",
     conda:
-        "../../envs/report.yaml"
+        "../../envs/painterly.yaml"
     params:
         chunk_frames=CHUNK,
         seam_frames=SEAM,
@@ -74,7 +74,7 @@ rule plot_losses:
     log:
         f"{RESULTS}/logs/{{name}}/plot_losses.log",
     conda:
-        "../../envs/report.yaml"
+        "../../envs/painterly.yaml"
     params:
         chunk_frames=CHUNK,
         seam_frames=SEAM,
@@ -98,7 +98,7 @@ rule plot_warp_error:
     log:
         f"{RESULTS}/logs/{{name}}/plot_warp_error.log",
     conda:
-        "../../envs/report.yaml"
+        "../../envs/painterly.yaml"
     params:
         chunk_frames=CHUNK,
         seam_frames=SEAM,
