@@ -80,7 +80,7 @@ def resize_long_side(image: Image.Image, long_side: int) -> Image.Image:
 
 def image_to_tensor(image: Image.Image):
     """RGB PIL image -> float tensor (1, 3, H, W) in [0, 1]."""
-    import torch  # here, not at the top: the video rules' environment has no torch
+    import torch  # here, not at the top: reading and writing frames needs no torch import (seconds)
 
     array = np.asarray(image, dtype=np.float32) / 255.0
     return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
