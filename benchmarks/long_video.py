@@ -92,7 +92,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--chunk", type=int, default=50)
-    parser.add_argument("--seam", type=int, default=8)
+    parser.add_argument("--seam", type=int, default=16)
     parser.add_argument("--style", default=str(REPO / "data" / "starry_night.jpg"))
     parser.add_argument("--plot", default=str(REPO / "benchmarks" / "long_video.png"))
     args = parser.parse_args()
