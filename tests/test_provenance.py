@@ -28,7 +28,7 @@ def test_painterly_image_writes_a_sidecar_beside_its_output(tmp_path):
     result = subprocess.run([sys.executable, "-m", "painterly", "image", str(CONTENT), str(STYLE), "-o", str(out),
                              "--size", "32", "--iterations", "2", "--pyramid-min-size", "32", "--device", "cpu",
                              "--seed", "7", "--quiet"], capture_output=True, text=True, check=True, timeout=300)
-    assert result.stdout == "painterly: stylizing on cpu\n"
+    assert result.stderr.splitlines()[0] == "device: cpu"
     record = json.loads((tmp_path / "out.json").read_text())
     assert record["input"] == {"path": str(CONTENT), "sha256": sha256(CONTENT)}
     assert record["styles"] == [{"path": str(STYLE), "sha256": sha256(STYLE)}]

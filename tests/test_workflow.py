@@ -429,7 +429,7 @@ def test_sidecars_record_what_made_each_output(first_run):
     clip = json.loads((workdir / "results/clip/clip.json").read_text())
     assert clip["workflow"] == {"chunk_frames": 2, "seam_frames": 0, "cut_threshold": 0.35, "extraction": ["--size", "32"]}
     for log in [*(workdir / "results/logs/clip/stylize_frames").glob("*.log"), workdir / "results/logs/photo/stylize_image.log"]:
-        assert "painterly: stylizing on cpu\n" in log.read_text(), log
+        assert "device: cpu\n" in log.read_text(), log
     chunk = json.loads((workdir / "results/clip/styled/0001/losses.json").read_text())
     assert chunk["devices"] == ["cpu"] and [frame["frame"] for frame in chunk["frames"]] == ["000002.png", "000003.png"]
     # A chain's first frame gets `iterations`, the next `frame_iterations`; no early stop.
