@@ -23,7 +23,7 @@ rule provenance:
         name=VIDEO_NAMES,
     # Records the versions of the environment the stylize jobs ran in.
     conda:
-        "../../envs/stylize.yaml"
+        "../../envs/painterly.yaml"
     params:
         settings=settings_json,
         workflow=video_workflow_json,
