@@ -13,7 +13,6 @@ frame's file, and only the finished directory takes the output's name.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -47,7 +46,7 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
     record = {
         "settings": settings.to_dict(),
         "targets": sha256_file(targets_path),
-        "frames": [hashlib.sha256(frame.read_bytes()).hexdigest() for frame in frames],
+        "frames": [sha256_file(frame) for frame in frames],
         "lead_in": lead_in,
     }
     _reuse_or_clear(partial, record)
