@@ -11,14 +11,16 @@ rounding into another trajectory, so two runs agree in the quality they reach, n
 their pixels.
 """
 
+import json
 import math
+import os
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from painterly.io import fit_long_side
+from painterly.io import fit_long_side, image_to_tensor, load_image, sha256_file
 from painterly.losses import gram_matrix
 from painterly.stylize import Stylizer
 
@@ -94,7 +96,7 @@ def test_cuda_graphs_reach_the_quality_of_eager_runs(vgg, content_image, style_i
         results[graphs] = engine_quality(stylizer, content_image, style_image, clip, tmp_path / str(graphs), evaluator)
         # The chain's later frames share one level; with graphs its iterations were captured
         # (on the third frame, after the eager second) and replayed for the frames after it.
-        levels = list(stylizer._frame_levels.values())
+        levels = [level for key, level in stylizer._levels.items() if not key[-1]]
         assert levels and all(bool(level.graphs) is graphs for level in levels)
     assert_same_engine_quality(results[True], results[False], SAME_MATH_TOLERANCE)
 
@@ -140,3 +142,48 @@ def test_a_size_too_large_for_the_card_ends_with_the_one_line_error(content_imag
         f"painterly: error: out of GPU memory stylizing {out_width}x{out_height} on cuda; "
         f"lower --size (now {long_side}) or use --precision bf16"), result.stderr
     assert not out.exists()
+
+
+def test_the_compiled_objective_reaches_the_quality_of_the_eager_one(vgg, content_image, style_image, clip,
+                                                                     evaluator, tmp_path):
+    results = {}
+    for compiled in (True, False):
+        stylizer = Stylizer(QUALITY.replace(device=GPU), vgg, compiled=compiled)
+        results[compiled] = engine_quality(stylizer, content_image, style_image, clip, tmp_path / str(compiled),
+                                           evaluator)
+        assert stylizer.compiled is compiled, "torch.compile fell back to eager"
+    assert_same_engine_quality(results[True], results[False], SAME_MATH_TOLERANCE)
+
+
+def test_a_shots_first_frame_is_captured_once_and_replayed(vgg, style_image, clip):
+    """Every pyramid level of a first frame keeps its level: the first shot runs eagerly
+    (compiling), the second captures each iteration, the third replays them."""
+    stylizer = Stylizer(QUALITY.replace(device=GPU, tolerance=0), vgg)
+    targets = stylizer.targets([style_image])
+    content = torch.cat([image_to_tensor(load_image(path)) for path in clip[:2]])
+    results = [stylizer.stylize_batch(content, targets) for _ in range(3)]
+    first_levels = {key: level for key, level in stylizer._levels.items() if key[-1]}
+    assert len(first_levels) == len(QUALITY.pyramid_sizes())
+    for (shape, iterations, _), level in first_levels.items():
+        assert shape[0] == 2 and len(level.graphs) == iterations
+    # Replayed graphs compute what the captured ones did: the same losses, rounded alike.
+    for second, third in zip(results[1], results[2]):
+        assert torch.equal(second.image, third.image)
+
+
+def test_deterministic_runs_in_two_processes_give_the_same_bytes(tmp_path, clip):
+    """Two stylize jobs, each with its own empty compile cache, as two nodes of a cluster:
+    with `deterministic` their frames are byte-identical."""
+    settings = QUALITY.replace(device=GPU, deterministic=True, precision="bf16")
+    targets = tmp_path / "targets.pt"
+    Stylizer(settings).targets([load_image(STYLE)]).save(targets)
+    digests = []
+    for attempt in range(2):
+        out = tmp_path / f"run{attempt}"
+        env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / f"cache{attempt}")}
+        command = [sys.executable, "-m", "painterly", "stylize-frames", *map(str, clip[:3]), "--targets",
+                   str(targets), "-o", str(out), "--quiet", "--settings", json.dumps(settings.to_dict())]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        digests.append({path.name: sha256_file(path) for path in out.glob("*.png")})
+    assert len(digests[0]) == 3 and digests[0] == digests[1]

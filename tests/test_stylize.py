@@ -7,7 +7,8 @@ from painterly.color import rgb_to_ycbcr
 from painterly.errors import PainterlyError
 from painterly.io import image_to_tensor, resize_long_side
 from painterly.losses import Objective, total_variation
-from painterly.stylize import style_layer_weights
+from painterly.settings import Settings
+from painterly.stylize import Stylizer, network_for, style_layer_weights
 
 
 def test_loss_decreases_at_every_level(make_stylizer, content_image, style_image):
@@ -128,14 +129,49 @@ def test_a_batch_gives_each_image_what_it_gets_alone(make_stylizer, content_imag
         total, _ = stylizer._objective(images, targets.at(64, stylizer.device), None)(image)
         return total.detach(), torch.autograd.grad(total.sum(), image)[0]
 
+    # Another batch size may run other convolution algorithms, which sum in another order.
+    # fp32 on the CPU (unit roundoff 6e-8) stays far inside 1e-4. CUDA's convolutions run in
+    # TF32 (10-bit mantissa, unit roundoff 4.9e-4): two orders of summing through 16 layers
+    # differ by a few units (measured on an H200: 2.2e-4 of the gradient's norm), so the
+    # bound there is 4 units.
+    rounding = 1e-4 if stylizer.device.type == "cpu" else 4 * 2.0**-11
     total, grad = loss_and_grad(contents)
     batch = stylizer.stylize_batch(contents, targets)
     for b in range(3):
         alone_total, alone_grad = loss_and_grad(contents[b : b + 1])
-        assert torch.allclose(total[b], alone_total[0], rtol=1e-5)
-        assert (grad[b] - alone_grad[0]).norm() < 1e-4 * alone_grad.norm()
+        assert torch.allclose(total[b], alone_total[0], rtol=rounding / 10)
+        assert (grad[b] - alone_grad[0]).norm() < rounding * alone_grad.norm()
         (alone,) = stylizer.stylize_batch(contents[b : b + 1], targets)
         assert abs(batch[b].losses[-1][-1] - alone.losses[-1][-1]) < 0.03 * alone.losses[-1][-1]
+
+
+@pytest.mark.slow
+def test_the_compiled_objective_gives_the_eager_loss_and_gradient(content_image, style_image):
+    """torch.compile (the default on CUDA) fuses the work around the convolutions: the same
+    function, rounded otherwise. Checked on the CPU at a shallow cut of the network, which
+    compiles in a minute, with every term (a temporal term with a real mask); whole runs of
+    the full network are compared on CUDA (tests/test_cuda.py): L-BFGS without line search
+    turns rounding into another trajectory, so they agree in quality, not in losses."""
+    settings = Settings(size=48, pyramid_min_size=48, frame_iterations=8, device="cpu", tolerance=0,
+                        content_layer="block2_conv1", style_layers=("block1_conv1", "block2_conv1"))
+    network = network_for(settings)
+    eager, compiled = Stylizer(settings, network, compiled=False), Stylizer(settings, network, compiled=True)
+    targets = eager.targets([style_image])
+    contents = crops(content_image, 2, size=48)
+    previous = (contents.flip(-1), (contents[:, :1] > 0.3).float())
+    objective = eager._objective(contents, targets.at(48, "cpu"), previous)
+    image = torch.rand(contents.shape, generator=torch.Generator().manual_seed(1)).requires_grad_(True)
+    eager_total, eager_grad = eager.loss_and_gradient(objective, image)
+    compiled_total, compiled_grad = compiled.loss_and_gradient(objective, image)
+    assert compiled.compiled, "fell back to eager"
+    assert torch.allclose(compiled_total, eager_total, rtol=1e-5)
+    assert (compiled_grad - eager_grad).norm() < 1e-4 * eager_grad.norm()
+    # A whole later frame through the compiled objective: the level kept and refilled works.
+    for _ in range(2):
+        for result in compiled.stylize_batch(contents, targets, previous=previous):
+            (losses,) = result.losses
+            assert len(losses) == 8 and losses[-1] < 0.5 * losses[0]
+    assert compiled.compiled
 
 
 def test_each_image_of_a_batch_stops_early_by_its_own_losses(make_stylizer, content_image, style_image):

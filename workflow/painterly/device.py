@@ -73,10 +73,22 @@ def describe_device(device: torch.device) -> str:
     return device.type
 
 
-def configure(device: torch.device) -> None:
-    """Speed settings that do not change results beyond float rounding."""
+def configure(device: torch.device, deterministic: bool = False) -> None:
+    """Speed settings that do not change results beyond float rounding; ``deterministic``
+    gives up those that make two runs on one GPU model round differently."""
     if device.type == "cuda":
         # TF32 keeps fp32 range at tensor-core speed; style transfer does not need full mantissa.
+        # It is deterministic: it rounds the same way every run.
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
+        # cuDNN's benchmark mode times candidate algorithms and keeps the fastest: timing noise
+        # can pick another algorithm, with other rounding, in the next run.
+        torch.backends.cudnn.benchmark = not deterministic
+        torch.backends.cudnn.deterministic = deterministic
+        # cuBLAS reduces in a fixed order only with a fixed workspace (read when its handle is made).
+        if deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        # Inductor likewise times kernel variants that reduce in other orders.
+        import torch._inductor.config as inductor
+
+        inductor.deterministic = deterministic

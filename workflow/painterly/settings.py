@@ -51,6 +51,8 @@ class Settings:
     seed: int = setting(0, "random seed (noise init)")
     device: str = setting("auto", "auto, cpu, cuda, cuda:N or mps")
     precision: str = setting("fp32", "fp32, or bf16 autocast on CUDA", choices=("fp32", "bf16"))
+    deterministic: bool = setting(False, "CUDA: two runs on the same GPU model give byte-identical frames "
+                                  "(deterministic kernels, fixed algorithms; slower). The CPU always is")
     weights: str = setting("caffe", "VGG-19 weights: caffe (offline), torchvision (downloads once), or a .pth file",
                            targets=True)
     pooling: str = setting("max", "VGG pooling layers", choices=("max", "avg"), targets=True)

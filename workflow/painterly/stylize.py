@@ -58,22 +58,48 @@ class Stylizer:
     graph and replayed for every frame after it.
     """
 
-    def __init__(self, settings: Settings, vgg: VGGFeatures | None = None, cuda_graphs: bool = True):
+    def __init__(self, settings: Settings, vgg: VGGFeatures | None = None, cuda_graphs: bool = True,
+                 compiled: bool | None = None):
         self.settings = settings
         self.device = resolve_device(settings.device)
-        configure(self.device)
+        configure(self.device, settings.deterministic)
         self.channels_last = self.device.type == "cuda"
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         self.vgg = (vgg or network_for(settings)).to(self.device, memory_format=layout)
         self.layer_weights = style_layer_weights(settings)
         self.cuda_graphs = cuda_graphs and self.device.type == "cuda" and settings.optimizer == "lbfgs"
-        self._frame_levels: dict[tuple, _Level] = {}
+        # torch.compile fuses what surrounds the convolutions (bias, ReLU and their gradients,
+        # Gram and loss epilogues): on a GPU that element-wise work was 45% of an iteration.
+        # Not on the CPU by default: there the convolutions dominate and compiling costs minutes.
+        self.compiled = self.device.type == "cuda" if compiled is None else compiled
+        self._compile_worked = False
+        self._levels: dict[tuple, _Level] = {}
 
     def autocast(self):
         if self.settings.precision == "bf16" and self.device.type == "cuda":
             # No weight-cast cache: it would hold tensors across CUDA graph captures.
             return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)
         return contextlib.nullcontext()
+
+    def loss_and_gradient(self, objective: Objective, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each problem's total loss (B,) and the gradient of their sum with respect to ``image``:
+        through the compiled objective, or eagerly where compiling is off or failed."""
+        bf16 = self.settings.precision == "bf16" and self.device.type == "cuda"
+        if self.compiled:
+            try:
+                total = _compiled_total(objective, image, bf16)
+                grad = torch.autograd.grad(total.sum(), image)[0]
+                self._compile_worked = True
+                return total, grad
+            except (torch.cuda.OutOfMemoryError, PainterlyError):
+                raise
+            except Exception as error:  # a platform torch.compile does not support: same math, eagerly
+                if self._compile_worked:
+                    raise
+                warnings.warn(f"torch.compile failed ({_first_line(error)}); running the objective eagerly")
+                self.compiled = False
+        total = _objective_total(objective, image, bf16)
+        return total, torch.autograd.grad(total.sum(), image)[0]
 
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
         tensor = tensor.to(self.device)
@@ -160,13 +186,15 @@ class Stylizer:
 
     def _level(self, content, style_grams, temporal, image, iterations) -> "_Level":
         """A level ready to run from ``image``. A video's later frames all have one shape and
-        budget: their level is kept and refilled, so its CUDA graphs are captured once."""
-        if temporal is None:
+        budget, and so does each pyramid level of every shot's first frame: their levels are
+        kept and refilled, so their CUDA graphs are captured once and replayed. Without graphs
+        only the later frames' level is kept (the others would only hold memory)."""
+        if temporal is None and not self.cuda_graphs:
             return _Level(self, self._objective(content, style_grams, None), image, iterations)
-        key = (tuple(image.shape), iterations)
-        level = self._frame_levels.get(key)
+        key = (tuple(image.shape), iterations, temporal is None)
+        level = self._levels.get(key)
         if level is None:
-            level = self._frame_levels[key] = _Level(self, self._objective(content, style_grams, temporal), image, iterations)
+            level = self._levels[key] = _Level(self, self._objective(content, style_grams, temporal), image, iterations)
             level.graphs = [] if self.cuda_graphs else None
         else:
             level.restart(content, style_grams, temporal, image)
@@ -178,7 +206,7 @@ class Stylizer:
             raise self.out_of_memory(width, height, ", even recomputing activations")
         warnings.warn(f"{width}x{height} does not fit in GPU memory as is; recomputing activations in the backward "
                       "pass (about a third slower)")
-        self._frame_levels.clear()
+        self._levels.clear()
         torch.cuda.empty_cache()
         self.vgg.checkpointing = True
 
@@ -227,9 +255,7 @@ class _Level:
         self.lengths.zero_()
 
     def iteration(self, k: int) -> None:
-        with self.stylizer.autocast():
-            total, _ = self.objective(self.x)
-        (grad,) = torch.autograd.grad(total.sum(), self.x)
+        total, grad = self.stylizer.loss_and_gradient(self.objective, self.x)
         with torch.no_grad():
             total = total.detach().float()
             self.losses[k].copy_(total)
@@ -250,6 +276,19 @@ class _Level:
                 self.iteration(k)
             self.graphs.append(graph)
         self.graphs[k].replay()
+
+    def _step(self, k: int, replay: bool) -> None:
+        if replay and self.graphs is not None:
+            try:
+                return self._replay(k)
+            except torch.cuda.OutOfMemoryError:
+                raise
+            except RuntimeError as error:  # capturing failed (nothing ran): the same iteration, uncaptured
+                if k < len(self.graphs):
+                    raise
+                warnings.warn(f"capturing a CUDA graph failed ({_first_line(error)}); running without graphs")
+                self.graphs, self.stylizer.cuda_graphs = None, False
+        self.iteration(k)
 
     def run(self, bar) -> tuple[torch.Tensor, list[list[float]]]:
         """Optimize; return the image (B, 3, H, W) and each problem's losses until it stopped."""
@@ -274,7 +313,7 @@ class _Level:
     def _iterate(self, bar, replay: bool, width: int, height: int) -> list[list[float]]:
         reported = 0
         for k in range(self.iterations):
-            self._replay(k) if replay else self.iteration(k)
+            self._step(k, replay)
             if (k + 1) % CHECK_EVERY and k + 1 < self.iterations:
                 continue
             losses, active = self.losses[: k + 1].cpu(), self.active.cpu()
@@ -311,6 +350,26 @@ class _Adam:
         x.grad = None
         x.clamp_(0, 1)
         x.copy_(torch.where(active.view(-1, 1, 1, 1), x, before))
+
+
+def _objective_total(objective: Objective, image: torch.Tensor, bf16: bool) -> torch.Tensor:
+    """Each problem's total loss; under bf16 autocast where asked (Grams stay fp32, losses.py)."""
+    with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=False):
+        return objective(image)[0]
+
+
+# Dynamic shapes: one compilation serves every frame size, pyramid level and batch (chains
+# ending at different frames); the convolutions stay cuDNN's, and CUDA graphs capture the
+# kernels with their sizes fixed, so the dynamic code costs nothing on replay.
+_compiled_total = torch.compile(_objective_total, dynamic=True)
+# Each precision, temporal term and checkpointing choice is one more compiled variant; a
+# process that runs many settings (a benchmark) must not fall back to eager after eight.
+torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def _resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
