@@ -20,6 +20,8 @@ from .errors import PainterlyError
 from .io import atomic_dir, atomic_path
 
 LEAD_IN = "lead-in"
+# config.yaml's seam_frames, for the commands that take it.
+SEAM_FRAMES = 16
 
 
 def cross_fade(earlier_chunk, later_chunk, out_dir) -> None:
