@@ -1,4 +1,4 @@
-"""Long videos on tiny real clips: chunk planning, cuts, seams, and resuming a killed chunk."""
+"""Long videos on tiny real clips: chunk planning, cuts, seams, sub-chains, and resuming a killed chunk."""
 
 from __future__ import annotations
 
@@ -11,17 +11,22 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
-from painterly.chunk import stylize_frames
+from painterly.chunk import choose_sub_chains, split_into_sub_chains, stylize_frames
 from painterly.extract import extract_frames, frame_paths
-from painterly.io import load_frame
+from painterly.io import load_frame, load_image
 from painterly.metrics import warp_error
 from painterly.seams import cross_fade, final_frames
 from painterly.settings import Settings
 from painterly.shots import Chunk, find_shots, plan_chunks
 from painterly.stylize import Stylizer
 
+from .conftest import DATA, REPO
 from .media import write_clip
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from evaluate import Evaluator  # noqa: E402
 
 SETTINGS = Settings(size=48, pyramid_min_size=48, iterations=30, frame_iterations=10, device="cpu", tolerance=0)
 
@@ -73,24 +78,83 @@ def test_a_seam_hides_the_border_between_two_chunks(tmp_path, targets):
     assert max(seamed[1:7]) < 3 * inner and sum(seamed) < sum(hard)
 
 
-def test_a_killed_chunk_resumes_from_its_last_frame_byte_identical(tmp_path, targets):
+def test_sub_chains_in_one_batch_reach_one_chains_quality_joined_by_a_seam(tmp_path, targets, style_image):
+    """16 frames of the bundled clip as two sub-chains in one batch (frames 0-7, and 4-15 faded
+    in over 4-7), against the same chunk as one chain. Away from the seam they match it; the
+    faded frames blend two textures, so they match the style less and move more, as at a seam
+    between chunks (measured there too: 1.35x style at the middle of the fade, 1.49x warp error)."""
+    extract_frames(DATA / "vtest.mp4", tmp_path / "frames", tmp_path / "meta.json", size=48, end=16)
+    frames = frame_paths(tmp_path / "frames", 0, 16)
+    styled = {}
+    for count in (1, 2):
+        stylize_frames(frames, targets, tmp_path / str(count), SETTINGS.replace(sub_chains=count), progress=False,
+                       seam_frames=4)
+        assert json.loads((tmp_path / str(count) / "losses.json").read_text())["sub_chains"] == count
+        styled[count] = [tmp_path / str(count) / frame.name for frame in frames]
+    assert sorted(p.name for p in (tmp_path / "2").iterdir()) == sorted(p.name for p in (tmp_path / "1").iterdir())
+
+    evaluator = Evaluator()
+    style = {count: np.array([evaluator.distances(load_image(out), load_image(frame), style_image)[0]
+                              for frame, out in zip(frames, paths)]) for count, paths in styled.items()}
+    warp = {count: np.array(chain_warp_error(tmp_path / "frames", paths)) for count, paths in styled.items()}
+    faded, seam_pairs = list(range(4, 8)), list(range(3, 8))  # pair i: frames i and i+1
+    ratio = style[2] / style[1]
+    assert max(np.delete(ratio, faded)) <= 1.15 and max(ratio[faded]) <= 1.45
+    assert style[2].mean() <= 1.15 * style[1].mean()
+    assert warp[2].mean() <= 1.6 * warp[1].mean()
+    assert max(warp[2][seam_pairs]) < 3 * np.percentile(np.delete(warp[2], seam_pairs), 95)
+
+
+def test_a_chunk_splits_into_sub_chains_as_a_shot_into_chunks():
+    # 100 own frames after a lead-in of 16: the lead-in stays with the first sub-chain.
+    assert split_into_sub_chains(116, 16, 3, 16) == [Chunk(16, 49, 16), Chunk(49, 83, 16), Chunk(83, 116, 16)]
+    # Sub-chains shorter than seam_frames lead in over the previous one only.
+    assert split_into_sub_chains(10, 0, 4, 16) == [Chunk(0, 2, 0), Chunk(2, 5, 2), Chunk(5, 8, 2), Chunk(8, 10, 2)]
+
+
+def test_sub_chains_fill_a_gpu_as_far_as_its_memory_and_the_chunk_allow():
+    gpu, gib = torch.device("cuda"), 2**30
+    fp32, bf16 = Settings(), Settings(precision="bf16")
+    assert choose_sub_chains(fp32, torch.device("cpu"), 512, 384, 400, 16) == 1
+    assert choose_sub_chains(fp32.replace(sub_chains=3), torch.device("cpu"), 512, 384, 400, 16) == 3
+    assert choose_sub_chains(fp32.replace(sub_chains=30), gpu, 512, 384, 10, 16) == 10  # one frame each at most
+    # 8 frames of 512x384 fill the GPU; a 100-frame chunk keeps 2 * 16 frames for each of 3.
+    assert choose_sub_chains(fp32, gpu, 512, 384, 400, 16, total_memory=141 * gib) == 8
+    assert choose_sub_chains(fp32, gpu, 512, 384, 100, 16, total_memory=141 * gib) == 3
+    # A 1080p frame fills it alone, in either precision.
+    assert choose_sub_chains(fp32, gpu, 1920, 1080, 400, 16, total_memory=141 * gib) == 1
+    assert choose_sub_chains(bf16, gpu, 1920, 1080, 400, 16, total_memory=141 * gib) == 1
+    # 960x540 wants 4; 60% of 8 GiB holds 3 of its frames in fp32 (1.5 GiB each), 6 in bf16.
+    assert choose_sub_chains(fp32, gpu, 960, 540, 400, 16, total_memory=8 * gib) == 3
+    assert choose_sub_chains(bf16, gpu, 960, 540, 400, 16, total_memory=8 * gib) == 4
+    assert choose_sub_chains(fp32, gpu, 1920, 1080, 400, 16, total_memory=4 * gib) == 1  # never none
+    assert choose_sub_chains(fp32.replace(temporal=False), gpu, 512, 384, 20, 0, total_memory=141 * gib) == 8
+
+
+@pytest.mark.parametrize("sub_chains", [1, 2])
+def test_a_killed_chunk_resumes_from_its_last_frame_byte_identical(tmp_path, targets, sub_chains):
+    """Killed after four frames of its chain, or two of each of its sub-chains (frames 0-3
+    and 2-7, faded over 2-3), a chunk resumes from the step all of them had finished and
+    ends as if never killed."""
     write_clip(tmp_path / "clip.mkv", frames=8, audio=False)
     extract_frames(tmp_path / "clip.mkv", tmp_path / "frames", tmp_path / "meta.json", size=48)
     frames = [str(p) for p in frame_paths(tmp_path / "frames", 0, 8)]
     command = [sys.executable, "-m", "painterly", "stylize-frames", *frames, "--targets", str(targets),
-               "--settings", json.dumps(SETTINGS.to_dict()), "--threads", "1",
-               "--quiet", "-o"]
+               "--settings", json.dumps(SETTINGS.replace(sub_chains=sub_chains).to_dict()), "--threads", "1",
+               "--seam-frames", "2", "--quiet", "-o"]
     subprocess.run([*command, str(tmp_path / "whole")], check=True)
 
     partial = tmp_path / ".killed.partial"
     job = subprocess.Popen([*command, str(tmp_path / "killed")], start_new_session=True)
     deadline = time.monotonic() + 120
-    while len(list(partial.glob("*.png"))) < 3 and time.monotonic() < deadline:
+    while len(list(partial.rglob("*.png"))) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(job.pid, signal.SIGKILL)
     job.wait()
-    kept = {p.name: p.stat().st_mtime_ns for p in partial.glob("*.png")}
-    assert 3 <= len(kept) < 8 and not (tmp_path / "killed").exists()
+    finished = len(list(partial.rglob("*.png")))
+    steps = 4 // sub_chains  # finished by every sub-chain: frames 0 .. steps-1 of the first
+    kept = {p.name: p.stat().st_mtime_ns for p in partial.glob("*.png") if p.name < f"{steps:06d}.png"}
+    assert 4 <= finished < 8 + 2 * (sub_chains - 1) and len(kept) == steps and not (tmp_path / "killed").exists()
 
     subprocess.run([*command, str(tmp_path / "killed")], check=True)
     resumed = tmp_path / "killed"
@@ -98,4 +162,5 @@ def test_a_killed_chunk_resumes_from_its_last_frame_byte_identical(tmp_path, tar
     assert sorted(p.name for p in resumed.iterdir()) == sorted(p.name for p in (tmp_path / "whole").iterdir())
     for frame in (tmp_path / "whole").glob("*.png"):
         assert (resumed / frame.name).read_bytes() == frame.read_bytes(), frame.name
+    assert json.loads((resumed / "losses.json").read_text())["sub_chains"] == sub_chains
     assert not partial.exists()

@@ -5,67 +5,180 @@ that imports torch and loads VGG-19 costs seconds, more than a warm GPU needs pe
 In temporal mode the chunk is one chain (painterly.chains) that starts afresh at its
 first frame: the chunk's lead-in frames, if it has any (painterly.shots), then its own.
 
+One frame of a chain leaves a large GPU mostly idle, so there a chunk is split as a long
+shot is split into chunks: into sub-chains advanced in one batch (frame t of each is one
+batch), each after the first leading in over the last frames of the one before, the two
+cross-faded over those frames as chunks are (painterly.seams). The chunk's own lead-in
+stays with the first sub-chain. On the CPU a chunk stays one chain.
+
 A killed job loses no finished frame. Frames are written, as they finish, into a hidden
 directory beside the output that records what they were made from; the rerun keeps them
-when that record matches the job exactly, resumes the chain from the last finished
-frame's file, and only the finished directory takes the output's name.
+when that record matches the job exactly, resumes every sub-chain from the last frame all
+of them had finished (each from its own result's file, so every batch holds the same
+sub-chains as in a run that was not killed), and only the finished directory takes the
+output's name.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import shutil
 import sys
 from pathlib import Path
 
+import torch
+
 from .chains import Chain, stylize_chains
 from .device import describe_device
 from .extract import frame_index
-from .io import image_to_tensor, load_image, sha256_file
-from .provenance import gather_frame_records
-from .seams import LEAD_IN
+from .io import fit_long_side, image_to_tensor, load_image, sha256_file
+from .provenance import frame_record_path, gather_frame_records
+from .seams import LEAD_IN, SEAM_FRAMES, fade
 from .settings import Settings
+from .shots import Chunk, split_evenly
 from .style_targets import StyleTargets
 from .stylize import Stylizer
 
 RECORD = "made-from.json"
+# Where a sub-chain's lead-in (LATER) and the previous sub-chain's results of the same
+# frames (EARLIER) wait to be faded: hidden from the output's *.png glob, removed before
+# the directory takes the output's name.
+SUB_CHAIN_SEAMS = ".sub-chain-seams"
+EARLIER, LATER = "earlier", "later"
+
+# A batch of about this many pixels (8 frames of 512x384) keeps a large GPU busy; one
+# frame of a chain leaves it idle between kernel launches.
+FULL_BATCH_PIXELS = 1.6e6
+# Past this, more sub-chains add seams and lead-in frames, not speed.
+MAX_SUB_CHAINS = 8
+# Peak device memory of one frame in the batch, per pixel (measured at 1920x1080: 6.0 GiB
+# in fp32, 3.0 GiB in bf16).
+BYTES_PER_PIXEL = {"fp32": 3.1e3, "bf16": 1.6e3}
+# The rest of the device's memory is left to the network, the allocator's fragmentation
+# and another job sharing the GPU.
+MEMORY_SHARE = 0.6
+
+
+def choose_sub_chains(settings: Settings, device: torch.device, width: int, height: int, frames: int,
+                      seam_frames: int, total_memory: int | None = None) -> int:
+    """How many sub-chains a job advances in one batch over a chunk of ``frames`` own frames
+    of ``width`` x ``height``: ``settings.sub_chains`` if set (at most one per frame); else 1
+    off CUDA, and on CUDA enough to fill the device as far as its memory and the chunk allow.
+
+    ``total_memory`` (bytes; None: the device's) is the total, not what is free now: the
+    choice moves seams, so it must be the same on every run on the same GPU model.
+    """
+    if settings.sub_chains:
+        return max(1, min(settings.sub_chains, frames))
+    if device.type != "cuda":
+        return 1
+    if total_memory is None:
+        total_memory = torch.cuda.get_device_properties(device).total_memory
+    pixels = width * height
+    filling = min(MAX_SUB_CHAINS, math.ceil(FULL_BATCH_PIXELS / pixels))
+    fitting = int(MEMORY_SHARE * total_memory / (BYTES_PER_PIXEL[settings.precision] * pixels))
+    # At least 2 * seam_frames own frames each: a sub-chain's lead-in (frames stylized
+    # twice) is then at most half as long as its own frames.
+    long_enough = frames // (2 * seam_frames) if seam_frames else frames
+    return max(1, min(filling, fitting, long_enough))
+
+
+def split_into_sub_chains(frame_count: int, lead_in: int, sub_chains: int, seam_frames: int) -> list[Chunk]:
+    """A chunk's frames (positions 0..frame_count, the first ``lead_in`` its lead-in) as
+    sub-chains: its own frames split evenly, the first sub-chain with the chunk's lead-in,
+    each later one leading in over the previous one's last ``seam_frames`` (fewer where the
+    sub-chains are shorter, so every seam fades between two neighbours)."""
+    seam = min(seam_frames, (frame_count - lead_in) // sub_chains)
+    parts = split_evenly(lead_in, frame_count, sub_chains, seam)
+    return [dataclasses.replace(parts[0], lead_in=lead_in), *parts[1:]]
 
 
 def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=True, flow_dir=None,
-                   lead_in: int = 0) -> None:
+                   lead_in: int = 0, seam_frames: int = SEAM_FRAMES) -> None:
     """Stylize consecutive ``frames`` (PNG paths, in order) into ``out_dir``, same names;
     the first ``lead_in`` of them (a chain's run-up, see painterly.seams) into ``out_dir/lead-in``;
     each frame's loss curves and device into ``out_dir/losses.json`` (painterly.provenance).
 
     ``flow_dir`` holds the chunk's precomputed flows (``optical_flow`` rule); without it,
-    temporal mode computes them here.
+    temporal mode computes them here. ``seam_frames``: the lead-in of each sub-chain after
+    the first (frames independent, without temporal mode: none).
     """
     frames, out_dir = [Path(frame) for frame in frames], Path(out_dir)
     partial = out_dir.parent / f".{out_dir.name}.partial"
+    stylizer = Stylizer(settings)
+    # Always in the job's log (also with --quiet): which device a job really used.
+    print(f"device: {describe_device(stylizer.device)}", file=sys.stderr, flush=True)
+    seam_frames = seam_frames if settings.temporal else 0
+    width, height = fit_long_side(load_image(frames[0]).size, settings.size)
+    count = choose_sub_chains(settings, stylizer.device, width, height, len(frames) - lead_in, seam_frames)
+    parts = split_into_sub_chains(len(frames), lead_in, count, seam_frames)
     record = {
         "settings": settings.to_dict(),
         "targets": sha256_file(targets_path),
         "frames": [sha256_file(frame) for frame in frames],
         "lead_in": lead_in,
+        "sub_chains": count,
+        "seam_frames": seam_frames,
     }
     _reuse_or_clear(partial, record)
-    outputs = [partial / LEAD_IN / frame.name if i < lead_in else partial / frame.name for i, frame in enumerate(frames)]
-    done = next((i for i, output in enumerate(outputs) if not output.is_file()), len(outputs))
-    if done < len(frames):
-        resumed = {}
-        if done and settings.temporal:
-            resumed = dict(previous=image_to_tensor(load_image(outputs[done - 1])), before=frames[done - 1])
-        chain = Chain(frames[done:], outputs[done:], flow_dir, frame_index(frames[done]), records=True, **resumed)
-        stylizer = Stylizer(settings)
-        # Always in the job's log (also with --quiet): which device a job really used.
-        print(f"device: {describe_device(stylizer.device)}", file=sys.stderr, flush=True)
-        stylize_chains(stylizer, StyleTargets.load(targets_path), [chain], progress)
-    gather_frame_records(partial)
+    outputs = [[_output_dir(partial, parts, index, position) / frames[position].name
+                for position in range(part.start, part.end)] for index, part in enumerate(parts)]
+    chains = _unfinished_chains(frames, parts, outputs, flow_dir, settings.temporal)
+    if chains:
+        stylize_chains(stylizer, StyleTargets.load(targets_path), chains, progress)
+    _fade_sub_chain_seams(partial, frames, parts)
+    gather_frame_records(partial, sub_chains=count)
     (partial / RECORD).unlink()
+    shutil.rmtree(partial / SUB_CHAIN_SEAMS, ignore_errors=True)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     os.replace(partial, out_dir)
+
+
+def _output_dir(partial: Path, parts: list[Chunk], index: int, position: int) -> Path:
+    """Where sub-chain ``index`` writes its frame at ``position``: the chunk's lead-in in
+    lead-in/, a later sub-chain's lead-in and the frames it leads in over aside until
+    faded, every other frame in the chunk's own place."""
+    if position < parts[index].first:
+        return partial / LEAD_IN if index == 0 else partial / SUB_CHAIN_SEAMS / LATER
+    if index + 1 < len(parts) and position >= parts[index + 1].start:
+        return partial / SUB_CHAIN_SEAMS / EARLIER
+    return partial
+
+
+def _unfinished_chains(frames: list[Path], parts: list[Chunk], outputs: list[list[Path]], flow_dir,
+                       temporal: bool) -> list[Chain]:
+    """The sub-chains from the last step all of them had finished (0: a fresh job), each
+    continuing from its own result of the step before."""
+    done = min(next((i for i, output in enumerate(paths) if not output.is_file()), len(paths)) for paths in outputs)
+    chains = []
+    for part, paths in zip(parts, outputs):
+        own = frames[part.start:part.end]
+        if done < len(own):
+            resumed = {}
+            if done and temporal:
+                resumed = dict(previous=image_to_tensor(load_image(paths[done - 1])), before=own[done - 1])
+            chains.append(Chain(own[done:], paths[done:], flow_dir, frame_index(own[done]), records=True, **resumed))
+    return chains
+
+
+def _fade_sub_chain_seams(partial: Path, frames: list[Path], parts: list[Chunk]) -> None:
+    """Cross-fade each later sub-chain's lead-in with the previous one's results of the same
+    frames into the chunk's own frames; those keep the previous sub-chain's loss records.
+    Fading reads only the set-aside results, so after a kill it is simply done again."""
+    aside = partial / SUB_CHAIN_SEAMS
+    for part in parts[1:]:
+        names = [frame.name for frame in frames[part.start:part.first]]
+        fade([aside / EARLIER / name for name in names], [aside / LATER / name for name in names],
+             [partial / name for name in names])
+        for name in names:
+            earlier_record = frame_record_path(aside / EARLIER / name)
+            if earlier_record.is_file():
+                os.replace(earlier_record, frame_record_path(partial / name))
+            frame_record_path(aside / LATER / name).unlink(missing_ok=True)
 
 
 def _reuse_or_clear(partial: Path, record: dict) -> None:

@@ -127,7 +127,7 @@ def _run_stylize_frames(args) -> None:
 
     torch.set_num_threads(args.threads)
     stylize_frames(args.frames, args.targets, args.output, settings_from_args(args), not args.quiet, args.flows,
-                   args.lead_in)
+                   args.lead_in, args.seam_frames)
 
 
 def _run_optical_flow(args) -> None:
@@ -209,6 +209,8 @@ def _add_plan_arguments(parser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .seams import SEAM_FRAMES
+
     parser = argparse.ArgumentParser(prog="painterly", description="Neural style transfer (Gatys et al.) on VGG-19.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     formatter = argparse.ArgumentDefaultsHelpFormatter
@@ -250,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     chunk = commands.add_parser("stylize-frames", help="(workflow) stylize a run of frames in one process", formatter_class=formatter)
     chunk.add_argument("frames", nargs="+", help="the chunk's consecutive frames, in order")
     chunk.add_argument("--lead-in", type=int, default=0, help="the first N frames are a run-up, written to lead-in/")
+    chunk.add_argument("--seam-frames", type=int, default=SEAM_FRAMES,
+                       help="config.yaml's seam_frames: the lead-in of each sub-chain after the first (sub_chains)")
     chunk.add_argument("--targets", required=True)
     chunk.add_argument("-o", "--output", required=True, help="directory to write")
     chunk.add_argument("--threads", type=int, default=1, help="CPU threads for torch")

@@ -7,7 +7,8 @@ Two records:
   versions, the device and the wall time. Two runs that give the same bytes give
   sidecars that differ only under ``times``.
 * a stylize job's record ``losses.json`` in its chunk directory: each frame's loss
-  curves and the device that made it. Written frame by frame as each finishes (so a
+  curves and the device that made it, and how many sub-chains the job advanced in one
+  batch (painterly.chunk). Written frame by frame as each finishes (so a
   killed job keeps those of its finished frames) and gathered into one file when the
   chunk is done; its name keeps it out of the ``*.png`` glob that seams and encoding read.
 
@@ -32,16 +33,21 @@ CHUNK_RECORD = "losses.json"
 FRAME_RECORD_SUFFIX = ".losses.json"
 
 
+def frame_record_path(image_path) -> Path:
+    return Path(image_path).with_suffix(FRAME_RECORD_SUFFIX)
+
+
 def write_frame_record(image_path, device: str, losses: list[list[float]]) -> None:
     """The record of the frame to be written at ``image_path``: its loss after every
     iteration, one list per pyramid level, and the device that made it."""
-    with atomic_path(Path(image_path).with_suffix(FRAME_RECORD_SUFFIX)) as tmp:
+    with atomic_path(frame_record_path(image_path)) as tmp:
         tmp.write_text(json.dumps({"device": device, "losses": losses}))
 
 
-def gather_frame_records(chunk_dir) -> None:
+def gather_frame_records(chunk_dir, sub_chains: int = 1) -> None:
     """Gather the frame records under ``chunk_dir`` (lead-in/ included) into its
-    CHUNK_RECORD, frames in order, and remove them."""
+    CHUNK_RECORD, frames in order, with the number of sub-chains the job advanced in one
+    batch (painterly.chunk), and remove them."""
     chunk_dir = Path(chunk_dir)
     files = sorted(chunk_dir.rglob("*" + FRAME_RECORD_SUFFIX), key=lambda path: path.name)
     frames = []
@@ -50,7 +56,8 @@ def gather_frame_records(chunk_dir) -> None:
         frame = path.name.removesuffix(FRAME_RECORD_SUFFIX) + ".png"
         frames.append({"frame": frame, "lead_in": path.parent != chunk_dir, **record})
     with atomic_path(chunk_dir / CHUNK_RECORD) as tmp:
-        tmp.write_text(json.dumps({"devices": sorted({f["device"] for f in frames}), "frames": frames}) + "\n")
+        devices = sorted({frame["device"] for frame in frames})
+        tmp.write_text(json.dumps({"devices": devices, "sub_chains": sub_chains, "frames": frames}) + "\n")
     for path in files:
         path.unlink()
 

@@ -17,9 +17,11 @@ import numpy as np
 from PIL import Image
 
 from .errors import PainterlyError
-from .io import atomic_dir
+from .io import atomic_dir, atomic_path
 
 LEAD_IN = "lead-in"
+# config.yaml's seam_frames, for the commands that take it.
+SEAM_FRAMES = 16
 
 
 def cross_fade(earlier_chunk, later_chunk, out_dir) -> None:
@@ -28,15 +30,23 @@ def cross_fade(earlier_chunk, later_chunk, out_dir) -> None:
     lead_in = sorted((Path(later_chunk) / LEAD_IN).glob("*.png"))
     if not lead_in:
         raise PainterlyError(f"{later_chunk}: no lead-in frames to fade into; rerun its stylize_frames job")
+    earlier = [Path(earlier_chunk) / frame.name for frame in lead_in]
+    for frame, same_frame in zip(lead_in, earlier):
+        if not same_frame.is_file():
+            raise PainterlyError(f"{same_frame}: missing, yet {frame} leads into it; rerun both chunks")
     with atomic_dir(out_dir) as tmp:
-        for position, frame in enumerate(lead_in, start=1):
-            earlier = Path(earlier_chunk) / frame.name
-            if not earlier.is_file():
-                raise PainterlyError(f"{earlier}: missing, yet {frame} leads into it; rerun both chunks")
-            weight = position / (len(lead_in) + 1)
-            a = np.asarray(Image.open(earlier).convert("RGB"), dtype=np.float32)
-            b = np.asarray(Image.open(frame).convert("RGB"), dtype=np.float32)
-            Image.fromarray(np.round((1 - weight) * a + weight * b).astype(np.uint8)).save(tmp / frame.name)
+        fade(earlier, lead_in, [tmp / frame.name for frame in lead_in])
+
+
+def fade(earlier: list[Path], later: list[Path], outputs: list[Path]) -> None:
+    """Cross-fade a run of frames from one chain's results (``earlier``) to another's of the
+    same frames (``later``): the later's weight rises 1/(n+1), ..., n/(n+1). Each output
+    is written atomically, so fading again after a kill gives the same bytes."""
+    for position, (earlier_frame, later_frame, output) in enumerate(zip(earlier, later, outputs, strict=True), 1):
+        weight = position / (len(outputs) + 1)
+        a, b = (np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) for path in (earlier_frame, later_frame))
+        with atomic_path(output) as tmp:
+            Image.fromarray(np.round((1 - weight) * a + weight * b).astype(np.uint8)).save(tmp, format="PNG")
 
 
 def final_frames(chunk_dirs, seam_dirs=()) -> list[Path]:

@@ -79,8 +79,12 @@ def plan_chunks(frame_count: int, cuts, chunk_frames: int, overlap: int) -> list
     starts = sorted({0, *(c for c in cuts if 0 < c < frame_count)})
     chunks = []
     for shot_start, shot_end in zip(starts, [*starts[1:], frame_count]):
-        parts = math.ceil((shot_end - shot_start) / chunk_frames)
-        borders = [shot_start + round(i * (shot_end - shot_start) / parts) for i in range(parts + 1)]
-        for first, end in zip(borders, borders[1:]):
-            chunks.append(Chunk(first, end, min(overlap, first - shot_start)))
+        chunks += split_evenly(shot_start, shot_end, math.ceil((shot_end - shot_start) / chunk_frames), overlap)
     return chunks
+
+
+def split_evenly(start: int, end: int, parts: int, overlap: int) -> list[Chunk]:
+    """Frames start..end as ``parts`` chunks whose lengths differ by at most one, each but
+    the first with a lead-in of ``overlap`` frames (never reaching back before ``start``)."""
+    borders = [start + round(i * (end - start) / parts) for i in range(parts + 1)]
+    return [Chunk(first, last, min(overlap, first - start)) for first, last in zip(borders, borders[1:])]

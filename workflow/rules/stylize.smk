@@ -20,10 +20,11 @@ rule stylize_frames:
         settings=settings_json,
         flows=lambda wildcards, input: ["--flows", input.flows] if input.flows else [],
         lead_in=lambda wildcards: chunk_of(wildcards).lead_in,
+        seam_frames=SEAM,
     shell:
         "python -m painterly stylize-frames {input.frames:q} --targets {input.targets:q} -o {output:q}"
-        " --lead-in {params.lead_in} --threads {threads} --settings {params.settings:q} {params.flows:q} --quiet"
-        " > {log:q} 2>&1"
+        " --lead-in {params.lead_in} --seam-frames {params.seam_frames} --threads {threads}"
+        " --settings {params.settings:q} {params.flows:q} --quiet > {log:q} 2>&1"
 
 
 rule stylize_image:
