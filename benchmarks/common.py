@@ -40,10 +40,10 @@ def matmul_peak_gflops(device: torch.device, n: int = 2048, repeats: int = 10, d
     return 2 * n**3 / best / 1e9
 
 
-def timed_command(args: list[str], timeout: float | None = None) -> float:
+def timed_command(args: list[str], timeout: float | None = None, env: dict | None = None) -> float:
     """Wall seconds of a command run to completion (start-up and model load included)."""
     start = time.perf_counter()
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout)
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout, env=env)
     return time.perf_counter() - start
 
 

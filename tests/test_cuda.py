@@ -182,7 +182,7 @@ def test_deterministic_runs_in_two_processes_give_the_same_bytes(tmp_path, clip)
         out = tmp_path / f"run{attempt}"
         env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / f"cache{attempt}")}
         command = [sys.executable, "-m", "painterly", "stylize-frames", *map(str, clip[:3]), "--targets",
-                   str(targets), "-o", str(out), "--quiet", "--settings", json.dumps(settings.to_dict())]
+                   str(targets), "-o", str(out), "--quiet", "--settings", json.dumps(settings.to_dict()), "--compile", "yes"]
         result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
         assert result.returncode == 0, result.stderr[-3000:]
         digests.append({path.name: sha256_file(path) for path in out.glob("*.png")})
