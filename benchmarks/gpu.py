@@ -168,7 +168,7 @@ class Bench:
         self.style = load_image(args.style)
         self.frames = clip_frames(args.video, work / "frames", plan.chain_size, plan.clip_frames)
         self.flow_dir = work / "flows"
-        compute_chunk_flows(work / "frames", 0, len(self.frames), self.flow_dir)
+        compute_chunk_flows(self.frames, self.flow_dir)
         self.vgg = network_for(self.settings)
         self.targets = Stylizer(self.settings, self.vgg).targets([self.style])
         self.height, self.width = self.frame_batch(1).shape[-2:]
