@@ -1,7 +1,10 @@
-"""Helpers every benchmark shares: the machine's name, its matmul peak, timing, tables."""
+"""Helpers every benchmark shares: the machine's name, its matmul peak, timing, tables, the
+--quick smoke mode and settings overrides on the command line."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import platform
 import subprocess
 import sys
@@ -60,3 +63,25 @@ def _cell(value) -> str:
     if isinstance(value, float):
         return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
     return str(value)
+
+
+def parse_args(parser: argparse.ArgumentParser, quick: dict) -> argparse.Namespace:
+    """The command line, with ``--quick``: ``quick``'s values replace the defaults of those
+    arguments (a smoke run at tiny sizes; arguments given explicitly still win)."""
+    shown = " ".join(f"--{name.replace('_', '-')} {value}" for name, values in quick.items()
+                     for value in (values if isinstance(values, list) else [values]))
+    shown = shown.replace("%", "%%")  # argparse formats help with %
+    parser.add_argument("--quick", action="store_true", help=f"a smoke run at tiny sizes, as if given: {shown}")
+    if parser.parse_known_args()[0].quick:
+        parser.set_defaults(**quick)
+    return parser.parse_args()
+
+
+def add_settings_overrides(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                        help="override a setting of the preset (repeatable), e.g. --set iterations=50")
+
+
+def settings_overrides(items: list[str]) -> dict:
+    """{key: value} of --set KEY=JSON items."""
+    return {key: json.loads(value) for key, value in (item.split("=", 1) for item in items)}

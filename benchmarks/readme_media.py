@@ -1,6 +1,7 @@
 """Regenerate the README's pictures from the current code: run it after a change to the look.
 
     python benchmarks/readme_media.py            # a few minutes on a 2-core CPU
+    python benchmarks/readme_media.py --quick --out /tmp/media   # smoke run: 32 px, a few iterations
 
 Writes, from the bundled sample (data/vtest.mp4, data/building.jpg, data/starry_night.jpg):
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -33,25 +35,30 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO / "workflow"), "PAINTERLY_WORKFLOW":
 from painterly.extract import is_video  # noqa: E402  (from this checkout: after the line above)
 from painterly.seams import final_frames  # noqa: E402
 
+sys.path.insert(0, str(REPO / "benchmarks"))
+from common import add_settings_overrides, parse_args, settings_overrides  # noqa: E402
+
 DATA = REPO / "data"
 STYLE = DATA / "starry_night.jpg"
 # Frames of the clip in the strip, evenly spaced from its first to its last.
 STRIP_FRAMES = 4
 STRIP_HEIGHT = 150
 GAP = 4
+# --quick: tiny pictures from a few iterations (write them elsewhere with --out).
+QUICK = {"size": 32, "set": ["iterations=8", "frame_iterations=4"]}
 
 
 def painterly(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "painterly", *args], cwd=REPO, env=ENV, check=True)
 
 
-def stylize_sample(work: Path, size: int) -> tuple[list[Path], list[Path], Path]:
-    """The clip through `painterly video` (GIF), the photo through `painterly image`; the
-    clip's input frames and final stylized frames as the workflow left them."""
-    painterly("video", str(DATA / "vtest.mp4"), str(STYLE), "-o", str(work / "sample.gif"), "--size", str(size),
-              "--cores", "2")
-    painterly("image", str(DATA / "building.jpg"), str(STYLE), "-o", str(work / "building.png"), "--size", str(size),
-              "--quiet")
+def stylize_sample(work: Path, size: int, overrides: dict) -> tuple[list[Path], list[Path], Path]:
+    """The clip through `painterly video` (GIF), the photo through `painterly image`, both
+    at ``size`` with the ``overrides`` of their settings; the clip's input frames and final
+    stylized frames as the workflow left them."""
+    settings = ["--size", str(size), *(["--settings", json.dumps(overrides)] if overrides else [])]
+    painterly("video", str(DATA / "vtest.mp4"), str(STYLE), "-o", str(work / "sample.gif"), *settings, "--cores", "2")
+    painterly("image", str(DATA / "building.jpg"), str(STYLE), "-o", str(work / "building.png"), *settings, "--quiet")
     results = work / ".painterly" / "sample" / "results" / "sample"
     inputs = sorted((results / "frames").glob("*.png"))
     styled = final_frames(sorted((results / "styled").iterdir()), sorted((results / "seams").glob("*")))
@@ -97,10 +104,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=160, help="long side of the stylized pictures")
     parser.add_argument("--out", type=Path, default=REPO / "docs", help="directory to write")
-    args = parser.parse_args()
+    add_settings_overrides(parser)
+    args = parse_args(parser, QUICK)
     args.out.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
-        inputs, styled, building = stylize_sample(Path(work), args.size)
+        inputs, styled, building = stylize_sample(Path(work), args.size, settings_overrides(args.set))
         shown = [round(i * (len(inputs) - 1) / (STRIP_FRAMES - 1)) for i in range(STRIP_FRAMES)]
         pairs = [(inputs[i], styled[i]) for i in shown] + [(DATA / "building.jpg", building)]
         strip(pairs, args.out / "strip.jpg")

@@ -1,6 +1,7 @@
 """Per-frame scheduling overhead of cluster submission, on a real one-node SLURM cluster.
 
     sudo python benchmarks/slurm.py     # needs root, slurm-wlm and munge (installed if missing)
+    python benchmarks/slurm.py --quick --running-cluster   # smoke run on the cluster SLURM_CONF names
 
 Runs the same tiny workload (N frames, 1 iteration at 32 px: overhead dominates) three
 ways: local `snakemake --cores 2`; through SLURM with one job per chunk; through SLURM
@@ -11,6 +12,7 @@ Overhead per frame = (SLURM wall - local wall) / frames.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -20,13 +22,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
-from common import print_table  # noqa: E402
+from common import parse_args, print_table  # noqa: E402
 from tests.media import workflow_config  # noqa: E402
 from tests.slurm_cluster import Cluster, ensure_installed, plugin_snakemake  # noqa: E402
 
 from painterly.extract import ffmpeg_exe  # noqa: E402
 
 STYLE = REPO / "data" / "starry_night.jpg"
+# --quick: two chunks of two frames.
+QUICK = {"frames": 4, "chunk": 2}
 
 
 def workspace(root: Path, clip: Path, chunk: int) -> Path:
@@ -49,8 +53,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--chunk", type=int, default=20)
-    args = parser.parse_args()
-    ensure_installed()
+    parser.add_argument("--running-cluster", action="store_true",
+                        help="submit to the running cluster SLURM_CONF names instead of starting one (no root needed)")
+    args = parse_args(parser, QUICK)
+    if not args.running_cluster:
+        ensure_installed()
     snakemake = plugin_snakemake()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -65,14 +72,16 @@ def main() -> None:
                           *extra], env)
 
         local = run("local", ["--cores", "2"])
-        cluster = Cluster(tmp / "cluster").start()
+        cluster = None if args.running_cluster else Cluster(tmp / "cluster").start()
+        env = os.environ if cluster is None else cluster.env
         try:
             slurm = ["--workflow-profile", str(REPO / "profiles" / "slurm"), "--slurm-status-command", "squeue",
                      "--slurm-init-seconds-before-status-checks", "1", "--latency-wait", "5"]
-            per_job = run("slurm", slurm, cluster.env)
-            array = run("array", [*slurm, "--slurm-array-jobs", "stylize_frames"], cluster.env)
+            per_job = run("slurm", slurm, env)
+            array = run("array", [*slurm, "--slurm-array-jobs", "stylize_frames"], env)
         finally:
-            cluster.stop()
+            if cluster is not None:
+                cluster.stop()
     chunks = -(-args.frames // args.chunk)
     print(f"# SLURM submission overhead: {args.frames} frames in {chunks} chunks of {args.chunk}, "
           "1 iteration at 32 px, one-node cluster on localhost (2 cores)\n")

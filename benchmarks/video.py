@@ -2,6 +2,7 @@
 
     python benchmarks/video.py                          # 12 frames, 192 px wide, CPU
     python benchmarks/video.py --frames 24 --size 512   # on a GPU
+    python benchmarks/video.py --quick                  # smoke run: 3 frames at 48 px, a few iterations
 
 (a) the seed's method, reimplemented here as the reference (it is the TensorFlow tutorial
     recipe): every frame on its own from the content frame, 400 Adam iterations (lr 0.02,
@@ -15,7 +16,6 @@ distances from the shared evaluator.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -25,7 +25,8 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import device_name, print_table, synchronize  # noqa: E402
+from common import (add_settings_overrides, device_name, parse_args, print_table, settings_overrides,  # noqa: E402
+                    synchronize)
 from evaluate import Evaluator, video_quality  # noqa: E402
 
 from painterly.chains import Chain, stylize_chains  # noqa: E402
@@ -37,6 +38,9 @@ from painterly.extract import extract_frames, frame_paths  # noqa: E402
 from painterly.vgg import load_vgg  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+# --quick: every run on a few tiny frames, each with a few iterations.
+QUICK = {"frames": 3, "size": 48, "seed_iterations": 5,
+         "set": ["iterations=8", "pyramid_min_size=24", "frame_iterations=4"]}
 
 
 def seed_method(frames: list[Path], style_path: Path, out_dir: Path, device: torch.device, iterations: int = 400) -> None:
@@ -140,8 +144,8 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--seed-iterations", type=int, default=400)
     parser.add_argument("--preset", default="default", help="painterly's settings: this preset of config.yaml")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="override a preset setting")
-    args = parser.parse_args()
+    add_settings_overrides(parser)
+    args = parse_args(parser, QUICK)
     device = torch.device(args.device)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,7 +154,7 @@ def main() -> None:
         width, height = load_image(frames[0]).size
         print(f"# video benchmark: {len(frames)} frames at {width}x{height} on {device_name(device)}\n")
         preset = preset_values(args.preset)
-        preset.update({key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)})
+        preset.update(settings_overrides(args.set))
         base = Settings.from_dict({**preset, "size": args.size, "device": args.device})
         print(f"painterly settings: preset {args.preset!r} at {args.size} px, {preset}\n")
         compare(frames, Path(args.style), base, device, args.seed_iterations, tmp)

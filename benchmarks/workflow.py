@@ -2,6 +2,7 @@
 
     python benchmarks/workflow.py                # 1,000 frames, trivial budget, CPU
     python benchmarks/workflow.py --dag-frames 10000
+    python benchmarks/workflow.py --quick          # smoke run: 6 frames, one chunk size, one core, a 40-frame DAG
 
 Both do the same work on the same clip: extract frames, compute style targets, stylize
 every frame (1 iteration at 64 px, so overhead dominates), encode. Then times
@@ -21,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import device_name, print_table  # noqa: E402
+from common import device_name, parse_args, print_table  # noqa: E402
 from tests.media import workflow_config  # noqa: E402
 
 from painterly.io import load_image, save_image  # noqa: E402
@@ -33,6 +34,8 @@ from painterly.extract import extract_frames, ffmpeg_exe  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 STYLE = REPO / "data" / "starry_night.jpg"
 # Independent frames: this measures scheduling and start-up, not the temporal method.
+# --quick: a few frames, one chunk size for each table, one core (a smoke run shares the machine).
+QUICK = {"frames": 6, "chunks": "3", "cores": 1, "dag_frames": 40, "dag_chunks": "10"}
 PRESET = {"size": 64, "iterations": 1, "pyramid_min_size": 64, "device": "cpu", "tolerance": 0, "temporal": False}
 
 
@@ -79,7 +82,7 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--dag-frames", type=int, default=10000)
     parser.add_argument("--dag-chunks", default="10,100")
-    args = parser.parse_args()
+    args = parse_args(parser, QUICK)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
