@@ -191,7 +191,11 @@ class Stylizer:
         only the later frames' level is kept (the others would only hold memory)."""
         if temporal is None and not self.cuda_graphs:
             return _Level(self, self._objective(content, style_grams, None), image, iterations)
-        key = (tuple(image.shape), iterations, temporal is None)
+        if temporal is None:
+            # A first frame's temporal term over no reliable pixel: exactly zero, and the same
+            # objective as a later frame's, so one compiled function serves both.
+            temporal = (torch.zeros_like(content), torch.zeros_like(content[:, :1]))
+        key = (tuple(image.shape), iterations)
         level = self._levels.get(key)
         if level is None:
             level = self._levels[key] = _Level(self, self._objective(content, style_grams, temporal), image, iterations)
