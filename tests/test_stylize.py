@@ -174,6 +174,20 @@ def test_the_compiled_objective_gives_the_eager_loss_and_gradient(content_image,
     assert compiled.compiled
 
 
+def test_a_kept_level_refilled_with_other_targets_leaves_the_first_targets_alone(make_stylizer, content_image,
+                                                                                  style_image):
+    """Levels are kept and refilled frame after frame; another style's Grams are copied into
+    the level's own tensors, never into the style targets it was made with."""
+    stylizer = make_stylizer(iterations=6, frame_iterations=4)
+    first, other = stylizer.targets([style_image]), stylizer.targets([content_image])
+    content = crops(content_image, 1).to(stylizer.device)
+    previous = (content.flip(-1), torch.ones_like(content[:, :1]))
+    before = stylizer.stylize_batch(content, first, previous=previous)[0].image
+    stylizer.stylize_batch(content, other, previous=previous)
+    after = stylizer.stylize_batch(content, first, previous=previous)[0].image
+    assert torch.equal(before, after)
+
+
 def test_each_image_of_a_batch_stops_early_by_its_own_losses(make_stylizer, content_image, style_image):
     """Early stop is decided on the device, per image: the recorded losses end exactly where
     the rule (loss fell by <= tolerance over the last 10 iterations) first held."""

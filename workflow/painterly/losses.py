@@ -70,7 +70,8 @@ class Objective:
         self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight, "temporal": temporal_weight}
         self.temporal = temporal
         self.content_target, self.content_power = self._content_target(content)
-        self.style_grams = style_grams
+        # Its own copies: refill() writes the next frame's into them, never into the targets'.
+        self.style_grams = {layer: gram.clone() for layer, gram in style_grams.items()}
         self.style_power = {layer: gram.pow(2).mean().clamp_min(1e-12) for layer, gram in style_grams.items()}
 
     @torch.no_grad()

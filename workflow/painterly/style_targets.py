@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -31,9 +31,15 @@ class StyleTargets:
     meta: dict
     source: str = "style targets"
     """Where these targets came from, for error messages."""
+    _on_device: dict = field(default_factory=dict, repr=False, compare=False)
 
     def at(self, size: int, device) -> dict[str, torch.Tensor]:
-        return {layer: gram.to(device) for layer, gram in self.grams[size].items()}
+        """The Grams of pyramid size ``size`` on ``device``: copied there once, not per frame
+        (a copy from host memory waits for the device to finish its queued work)."""
+        key = (size, str(device))
+        if key not in self._on_device:
+            self._on_device[key] = {layer: gram.to(device) for layer, gram in self.grams[size].items()}
+        return self._on_device[key]
 
     def check(self, settings: Settings, styles=None) -> None:
         """Raise a one-line error if these targets were made for other settings or, given
