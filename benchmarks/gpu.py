@@ -8,17 +8,16 @@ Parts (``--parts`` takes their numbers or the keys in brackets), each under a ti
 (past it a part skips its remaining rows and says so), most wanted first:
 
 1. [stream] one stream: a temporal chain's later frames/s at 512x384 with the `default`
-   preset's iterations per later frame, the engine's paths side by side (round 2's eager
-   and CUDA graphs, this round's compiled objective in CUDA graphs, fp32/TF32 and bf16,
-   flows precomputed or computed on CPU threads during the run), and chains batched;
+   preset's iterations per later frame, the engine's paths side by side (eager, CUDA graphs,
+   fp32/TF32 and bf16, flows precomputed or computed on CPU threads during the run, chains
+   batched, and last the compiled objective in CUDA graphs, which takes minutes to compile);
 2. [job] a stylize job: whole `painterly stylize-frames` processes on a long shot, its chunk
    as sub-chains advanced in one batch (decode, flows, compiling and writes included);
 3. [first] a shot's first frame (the pyramid) once its levels are warm, alone and batched;
 4. [roofline] milliseconds per iteration against the FLOP roofline (conv FLOPs counted by
    ``image.conv_gflops_per_iteration``; datasheet dense peaks and measured matmul peaks);
 5. [hd] later frames at 1080p, fp32 and bf16;
-6. [profile] a profile of one later frame's iterations, compiled: GPU time by kind of work
-   and kernel;
+6. [profile] a profile of one later frame's iterations: GPU time by kind of work and kernel;
 7. [repro] reproducibility: two processes, byte-identical frames with `deterministic`, and
    its cost;
 8. [memory] peak memory at 1080p and 4K long side, fp32 and bf16, with and without
@@ -225,27 +224,31 @@ class Bench:
         return path
 
 
-# The engine's paths, as Stylizer arguments: round 2's eager and CUDA-graph paths, and this
-# round's default, the compiled objective inside CUDA graphs (on the CPU, where it compiles
-# neither, the default is eager: a --quick smoke run then does not spend minutes compiling).
-EAGER = {"cuda_graphs": False, "compiled": False}
-GRAPHS = {"compiled": False}
-COMPILED = {}
+# The engine's paths, as Stylizer arguments: eager, CUDA graphs (the default), and the
+# compiled objective inside CUDA graphs (asked for: it takes minutes to compile).
+EAGER = {"cuda_graphs": False}
+GRAPHS = {}
+COMPILED = {"compiled": True}
 
 
 def stylizer_for(bench: Bench, settings: Settings, path: dict) -> Stylizer:
+    """A stylizer on ``path``; on the CPU never compiled, so that a --quick smoke run does
+    not spend minutes compiling (there the rows differ only in their labels)."""
+    if bench.device.type == "cpu":
+        path = {**path, "compiled": False}
     return Stylizer(settings, bench.vgg, **path)
 
 
 def chain_throughput(bench: Bench) -> str:
     plan, settings = bench.plan, bench.settings
     bf16 = {"precision": "bf16"}
-    configs = [("eager, fp32/TF32 (round 2)", {}, EAGER, True, 1),
-               ("CUDA graphs, fp32/TF32 (round 2's default)", {}, GRAPHS, True, 1),
-               ("compiled + CUDA graphs, fp32/TF32", {}, COMPILED, True, 1),
-               ("compiled + CUDA graphs, bf16", bf16, COMPILED, True, 1),
-               ("compiled + CUDA graphs, bf16, flows computed on CPU threads during the run", bf16, COMPILED, False, 1)]
-    configs += [(f"{b} chains batched, compiled + CUDA graphs, bf16", bf16, COMPILED, True, b) for b in plan.batches]
+    configs = [("eager, fp32/TF32", {}, EAGER, True, 1),
+               ("CUDA graphs, fp32/TF32 (the default path)", {}, GRAPHS, True, 1),
+               ("CUDA graphs, bf16", bf16, GRAPHS, True, 1),
+               ("CUDA graphs, bf16, flows computed on CPU threads during the run", bf16, GRAPHS, False, 1)]
+    configs += [(f"{b} chains batched, CUDA graphs, bf16", bf16, GRAPHS, True, b) for b in plan.batches]
+    # Last: compiling takes minutes (its warm-up column).
+    configs += [("compiled + CUDA graphs, fp32/TF32", {}, COMPILED, True, 1)]
     rows = []
     for index, (label, changes, path, precomputed, chains) in enumerate(configs):
         def run(label=label, changes=changes, path=path, precomputed=precomputed, chains=chains, index=index):
@@ -312,17 +315,18 @@ def job_throughput(bench: Bench) -> str:
     Stylizer(settings, bench.vgg).targets([bench.style]).save(targets)
     cache = bench.out("inductor-cache")  # empty for the first row, as on a node's first job
     bf16 = settings.replace(precision="bf16")
-    configs = [("sub-chains chosen by the engine, bf16, first job on the node (compile cache empty)", bf16),
-               ("sub-chains chosen by the engine, bf16 (compile cache filled by the row above)", bf16),
-               ("one chain, bf16", bf16.replace(sub_chains=1))]
+    compiled = ["--compile"] if bench.device.type == "cuda" else []
+    configs = [("sub-chains chosen by the engine, bf16", bf16, []),
+               ("one chain, bf16", bf16.replace(sub_chains=1), []),
+               ("sub-chains chosen by the engine, bf16, --compile (compile cache empty)", bf16, compiled)]
     rows = []
-    for index, (label, job_settings) in enumerate(configs):
-        def run(index=index, job_settings=job_settings, label=label):
+    for index, (label, job_settings, options) in enumerate(configs):
+        def run(index=index, job_settings=job_settings, label=label, options=options):
             out = bench.work / f"job{index}"
             seconds = timed_command(
                 [sys.executable, "-m", "painterly", "stylize-frames", *map(str, frames), "--targets", str(targets),
                  "-o", str(out), "--seam-frames", str(SEAM_FRAMES), "--threads", "4", "--quiet",
-                 "--settings", json.dumps(job_settings.to_dict())],
+                 "--settings", json.dumps(job_settings.to_dict()), *options],
                 env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache)})
             sub_chains = json.loads((out / "losses.json").read_text())["sub_chains"]
             return [label, len(frames), sub_chains, seconds, len(frames) / seconds]
@@ -347,11 +351,11 @@ def job_throughput(bench: Bench) -> str:
 def first_frames(bench: Bench) -> str:
     """A shot's first frame (the whole pyramid), once its levels are warm (a film's later shots)."""
     settings = bench.settings
-    configs = [("eager, fp32/TF32 (round 2)", {}, EAGER, 1),
-               ("compiled + CUDA graphs, fp32/TF32", {}, COMPILED, 1),
-               ("compiled + CUDA graphs, bf16", {"precision": "bf16"}, COMPILED, 1),
-               (f"{max(bench.plan.batches)} shot starts batched, compiled + CUDA graphs, bf16", {"precision": "bf16"},
-                COMPILED, max(bench.plan.batches))]
+    configs = [("eager, fp32/TF32 (round 2's first frames)", {}, EAGER, 1),
+               ("CUDA graphs, fp32/TF32", {}, GRAPHS, 1),
+               ("CUDA graphs, bf16", {"precision": "bf16"}, GRAPHS, 1),
+               (f"{max(bench.plan.batches)} shot starts batched, CUDA graphs, bf16", {"precision": "bf16"},
+                GRAPHS, max(bench.plan.batches))]
     rows = []
     for label, changes, path, batch in configs:
         def run(changes=changes, path=path, batch=batch):
@@ -394,7 +398,7 @@ def roofline(bench: Bench) -> str:
     rows = []
     for precision in dtypes:
         for chains in (1, max(plan.batches)):
-            for path_name, path in (("CUDA graphs (round 2)", GRAPHS), ("compiled + CUDA graphs", COMPILED)):
+            for path_name, path in (("eager", EAGER), ("CUDA graphs", GRAPHS)):
                 label = f"{precision}, B={chains}, {path_name}"
 
                 def run(precision=precision, chains=chains, path=path):
@@ -437,7 +441,7 @@ def profile(bench: Bench) -> str:
     device, iterations = bench.device, bench.plan.profile_iterations
     batch = max(bench.plan.batches)
     settings = bench.settings.replace(tolerance=0, frame_iterations=iterations, precision="bf16")
-    # Compiled, without CUDA graphs, so that every kernel is seen; the graphs replay the same kernels.
+    # Without CUDA graphs, so that every kernel is seen; the graphs replay the same kernels.
     stylizer = stylizer_for(bench, settings, {"cuda_graphs": False})
     content = bench.frame_batch(batch)
     previous = (content, torch.ones_like(content[:, :1]))
@@ -453,7 +457,7 @@ def profile(bench: Bench) -> str:
     wall = time.perf_counter() - start
     events = prof.key_averages()
     if device.type == "cuda":
-        # Kernels, by name: compiled code runs Triton kernels that no aten op owns.
+        # Kernels, by name (cuDNN's, cuBLAS's and PyTorch's own are named so).
         kernels = [event for event in events if event.device_type == torch.autograd.DeviceType.CUDA
                    and not getattr(event, "is_user_annotation", False)]
         time_of, what = (lambda event: event.self_device_time_total / 1e6), "GPU"
@@ -473,7 +477,7 @@ def profile(bench: Bench) -> str:
     top_table = print_table(["kernel or op", f"self {what} ms", f"share of {what} time", "calls"],
                             [[f"`{event.key[:90]}`", time_of(event) * 1e3, time_of(event) / busy if busy else 0.0,
                               event.count] for event in top])
-    return (f"torch.profiler over one later frame of {batch} chains, compiled, bf16, without CUDA graphs (to see "
+    return (f"torch.profiler over one later frame of {batch} chains, bf16, without CUDA graphs (to see "
             f"each kernel), {iterations} iterations at {bench.width}x{bench.height}: wall {wall * 1e3:.1f} ms, "
             f"{what} busy {busy * 1e3:.1f} ms ({busy / wall:.0%} of the wall time; the rest is launch and host "
             f"time, which CUDA graphs remove).\n\n{table}\n\n{top_table}")
@@ -500,7 +504,7 @@ def hd_later_frames(bench: Bench) -> str:
     for precision in ("fp32", "bf16"):
         def run(precision=precision):
             settings = bench.settings.replace(size=plan.hd_size, pyramid_min_size=plan.hd_size, precision=precision)
-            stylizer = stylizer_for(bench, settings, COMPILED)
+            stylizer = stylizer_for(bench, settings, GRAPHS)
             targets = stylizer.targets([bench.style])
             for _ in range(2):  # eager (compiling, cuDNN choosing algorithms) and capture
                 stylizer.stylize_batch(content, targets, previous=previous)
@@ -513,7 +517,7 @@ def hd_later_frames(bench: Bench) -> str:
             synchronize(device)
             seconds = (time.perf_counter() - start) / plan.hd_frames
             peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else "n/a"
-            return [f"{width}x{height}, {precision}, compiled + CUDA graphs", settings.frame_iterations, seconds,
+            return [f"{width}x{height}, {precision}, CUDA graphs", settings.frame_iterations, seconds,
                     1 / seconds, peak]
 
         rows.append(bench.measure(precision, run))
@@ -525,9 +529,8 @@ def hd_later_frames(bench: Bench) -> str:
 
 def reproducibility(bench: Bench) -> str:
     """Two `stylize-frames` processes with the same inputs, each choosing its algorithms
-    afresh: byte-identical frames with `deterministic`, and at what cost. Uncompiled, as a
-    short chunk runs (compiling four processes would take minutes of the run); the compiled
-    path is tested the same way in tests/test_cuda.py."""
+    afresh: byte-identical frames with `deterministic`, and at what cost (the default,
+    uncompiled path; compiling four processes would take minutes of the run)."""
     plan = bench.plan
     frames = bench.frames[: plan.repro_frames]
     settings = bench.settings.replace(precision="bf16")
@@ -544,8 +547,7 @@ def reproducibility(bench: Bench) -> str:
                 job = settings.replace(deterministic=deterministic)
                 seconds.append(timed_command(
                     [sys.executable, "-m", "painterly", "stylize-frames", *map(str, frames), "--targets",
-                     str(targets), "-o", str(out), "--quiet", "--settings", json.dumps(job.to_dict()),
-                     "--compile", "no"]))
+                     str(targets), "-o", str(out), "--quiet", "--settings", json.dumps(job.to_dict())]))
                 digests.append([sha256_file(path) for path in sorted(out.glob("*.png"))])
             same = sum(a == b for a, b in zip(*digests))
             return [label, f"{same} of {len(frames)}", seconds[0], seconds[1]]
@@ -554,7 +556,7 @@ def reproducibility(bench: Bench) -> str:
     speed = []
     for deterministic in (True, False):
         def later(deterministic=deterministic):
-            stylizer = stylizer_for(bench, settings.replace(deterministic=deterministic, tolerance=0), COMPILED)
+            stylizer = stylizer_for(bench, settings.replace(deterministic=deterministic, tolerance=0), GRAPHS)
             content = bench.frame_batch(1)
             previous = (content, torch.ones_like(content[:, :1]))
             for _ in range(2):
@@ -573,10 +575,10 @@ def reproducibility(bench: Bench) -> str:
                         rows)
     cost = ""
     if all(speed):
-        cost = (f"\n\nLater frames/s in one process (compiled + CUDA graphs, bf16, no early stop): "
+        cost = (f"\n\nLater frames/s in one process (CUDA graphs, bf16, no early stop): "
                 f"{speed[0]:.3g} deterministic, {speed[1]:.3g} not: deterministic costs {speed[1] / speed[0]:.2f}x.")
     return (f"`python -m painterly stylize-frames` on the first {len(frames)} frames at {bench.width}x{bench.height}, "
-            f"bf16, uncompiled (as a chunk under `COMPILE_MIN_FRAMES` runs), twice per setting."
+            f"bf16, twice per setting."
             f"\n\n{table}{cost}")
 
 

@@ -43,10 +43,6 @@ from .style_targets import StyleTargets
 from .stylize import Stylizer
 
 RECORD = "made-from.json"
-# Compiling the objective costs each job process tens of seconds (seconds from a warm compile
-# cache) and saves milliseconds per frame (benchmarks/RESULTS.md, GPU section): it pays on
-# chunks of at least this many frames.
-COMPILE_MIN_FRAMES = 200
 # Where a sub-chain's lead-in (LATER) and the previous sub-chain's results of the same
 # frames (EARLIER) wait to be faded: hidden from the output's *.png glob, removed before
 # the directory takes the output's name.
@@ -101,7 +97,7 @@ def split_into_sub_chains(frame_count: int, lead_in: int, sub_chains: int, seam_
 
 
 def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=True, flow_dir=None,
-                   lead_in: int = 0, seam_frames: int = SEAM_FRAMES, compiled: bool | None = None) -> None:
+                   lead_in: int = 0, seam_frames: int = SEAM_FRAMES, compiled: bool = False) -> None:
     """Stylize consecutive ``frames`` (PNG paths, in order) into ``out_dir``, same names;
     the first ``lead_in`` of them (a chain's run-up, see painterly.seams) into ``out_dir/lead-in``;
     each frame's loss curves and device into ``out_dir/losses.json`` (painterly.provenance).
@@ -112,8 +108,6 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
     """
     frames, out_dir = [Path(frame) for frame in frames], Path(out_dir)
     partial = out_dir.parent / f".{out_dir.name}.partial"
-    if compiled is None:
-        compiled = None if len(frames) >= COMPILE_MIN_FRAMES else False  # None: where the device compiles
     stylizer = Stylizer(settings, compiled=compiled)
     # Always in the job's log (also with --quiet): which device a job really used.
     print(f"device: {describe_device(stylizer.device)}", file=sys.stderr, flush=True)

@@ -59,7 +59,7 @@ class Stylizer:
     """
 
     def __init__(self, settings: Settings, vgg: VGGFeatures | None = None, cuda_graphs: bool = True,
-                 compiled: bool | None = None):
+                 compiled: bool = False):
         self.settings = settings
         self.device = resolve_device(settings.device)
         configure(self.device, settings.deterministic)
@@ -69,9 +69,10 @@ class Stylizer:
         self.layer_weights = style_layer_weights(settings)
         self.cuda_graphs = cuda_graphs and self.device.type == "cuda" and settings.optimizer == "lbfgs"
         # torch.compile fuses what surrounds the convolutions (bias, ReLU and their gradients,
-        # Gram and loss epilogues): on a GPU that element-wise work was 45% of an iteration.
-        # Not on the CPU by default: there the convolutions dominate and compiling costs minutes.
-        self.compiled = self.device.type == "cuda" if compiled is None else compiled
+        # Gram and loss epilogues). Asked for only: on an H200 it made later frames 1.32x
+        # faster (fp32, one chain) but compiling took 160 s per process and variant, more than
+        # a chunk of a few thousand frames gains (benchmarks/RESULTS.md, GPU section).
+        self.compiled = compiled
         self._compile_worked = False
         self._levels: dict[tuple, _Level] = {}
 
