@@ -52,6 +52,9 @@ def test_frame_records_gather_in_frame_order_with_lead_in_marked(tmp_path):
     assert [(f["frame"], f["lead_in"], f["losses"][-1][-1]) for f in record["frames"]] == [
         ("000010.png", True, 3.5), ("000011.png", False, 2.5), ("000012.png", False, 2.0)]
     assert sorted(path.name for path in chunk.rglob("*") if path.is_file()) == ["losses.json"]
+    # A job killed after gathering runs again: what was gathered stays.
+    gather_frame_records(chunk)
+    assert json.loads((chunk / "losses.json").read_text()) == record
 
 
 def planned_video(tmp_path: Path):

@@ -50,6 +50,8 @@ def gather_frame_records(chunk_dir, sub_chains: int = 1) -> None:
     batch (painterly.chunk), and remove them."""
     chunk_dir = Path(chunk_dir)
     files = sorted(chunk_dir.rglob("*" + FRAME_RECORD_SUFFIX), key=lambda path: path.name)
+    if not files and (chunk_dir / CHUNK_RECORD).is_file():
+        return  # gathered by a try that was killed before it finished: keep what it gathered
     frames = []
     for path in files:
         record = json.loads(path.read_text())
