@@ -9,7 +9,7 @@ from PIL import Image
 
 from painterly.cli import main
 
-from .conftest import CONTENT, STYLE
+from .conftest import CONTENT, REPO, STYLE
 from .media import write_clip
 
 TINY = ["--size", "48", "--pyramid-min-size", "24", "--iterations", "8", "--device", "cpu", "--quiet"]
@@ -37,6 +37,7 @@ def test_image_writes_output_of_requested_size(tmp_path):
 def test_the_device_used_is_logged_even_when_quiet(tmp_path, capsys):
     assert run("image", CONTENT, STYLE, "-o", tmp_path / "out.png", *TINY) == 0
     assert capsys.readouterr().err == "device: cpu\n"
+    assert "(`device: cpu`)" in (REPO / "README.md").read_text()  # the README quotes the log's line
 
 
 def test_same_seed_gives_identical_bytes(tmp_path):
