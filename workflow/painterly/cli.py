@@ -81,7 +81,9 @@ def _run_image(args) -> None:
         targets = stylizer.targets(styles, args.styles)
     save_image(stylizer.stylize(content, targets, progress=not args.quiet).image, args.output)
     write_sidecar(sidecar_path(args.output), source=args.content, styles=args.styles,
-                  settings=stylizer.settings.to_dict(), device=device, seconds=time.monotonic() - started)
+                  settings={name: value for name, value in stylizer.settings.to_dict().items()
+                            if name not in settings.VIDEO_ONLY},
+                  device=device, seconds=time.monotonic() - started)
 
 
 def check_image_output(output, content) -> None:
