@@ -1,6 +1,7 @@
 """The ``painterly`` command: outputs, style target files, and every bad input."""
 
 import os
+import re
 import subprocess
 
 import numpy as np
@@ -38,6 +39,14 @@ def test_the_device_used_is_logged_even_when_quiet(tmp_path, capsys):
     assert run("image", CONTENT, STYLE, "-o", tmp_path / "out.png", *TINY) == 0
     assert capsys.readouterr().err == "device: cpu\n"
     assert "(`device: cpu`)" in (REPO / "README.md").read_text()  # the README quotes the log's line
+
+
+def test_a_run_that_early_stop_ends_says_so(tmp_path, capsys):
+    assert run("image", CONTENT, STYLE, "-o", tmp_path / "out.png", *TINY, "--iterations", "60", "--tolerance", "0.5") == 0
+    last = capsys.readouterr().err.splitlines()[-1]
+    stopped = re.fullmatch(r"stopped early at (\d+) of 60 iterations: the loss fell by less than tolerance \(0\.5\) "
+                           r"over 10 iterations", last)
+    assert stopped and int(stopped.group(1)) < 60, last
 
 
 def test_same_seed_gives_identical_bytes(tmp_path):

@@ -63,7 +63,7 @@ def _run_image(args) -> None:
     from .io import load_image, save_image
     from .provenance import sidecar_path, write_sidecar
     from .style_targets import StyleTargets
-    from .stylize import Stylizer
+    from .stylize import EARLY_STOP_WINDOW, Stylizer
 
     started = time.monotonic()
     chosen = settings_from_args(args)
@@ -79,7 +79,13 @@ def _run_image(args) -> None:
         targets.check(stylizer.settings, styles)
     else:
         targets = stylizer.targets(styles, args.styles)
-    save_image(stylizer.stylize(content, targets, progress=not args.quiet).image, args.output)
+    result = stylizer.stylize(content, targets, progress=not args.quiet)
+    save_image(result.image, args.output)
+    # The bar leaves no trace of why a run ended short of its budget: say so.
+    ran, budget = sum(len(level) for level in result.losses), sum(chosen.iteration_schedule())
+    if ran < budget:
+        print(f"stopped early at {ran} of {budget} iterations: the loss fell by less than tolerance "
+              f"({chosen.tolerance:g}) over {EARLY_STOP_WINDOW} iterations", file=sys.stderr, flush=True)
     write_sidecar(sidecar_path(args.output), source=args.content, styles=args.styles,
                   settings={name: value for name, value in stylizer.settings.to_dict().items()
                             if name not in settings.VIDEO_ONLY},
