@@ -1,15 +1,18 @@
 """The ``painterly`` command: outputs, style target files, and every bad input."""
 
 import os
+import re
 import subprocess
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from painterly.cli import main
+from painterly.settings import Settings
 
-from .conftest import CONTENT, STYLE
+from .conftest import CONTENT, REPO, STYLE
 from .media import write_clip
 
 TINY = ["--size", "48", "--pyramid-min-size", "24", "--iterations", "8", "--device", "cpu", "--quiet"]
@@ -19,11 +22,38 @@ def run(*args):
     return main([str(a) for a in args])
 
 
-def test_help_lists_defaults():
-    env = {**os.environ, "COLUMNS": "250"}
-    result = subprocess.run(["painterly", "image", "--help"], capture_output=True, text=True, check=True, env=env)
-    assert "(default: 512)" in result.stdout and "(default: lbfgs)" in result.stdout
-    assert "--style-blend" in result.stdout and "--preserve-colors" in result.stdout
+def option_help(command: str) -> dict[str, str]:
+    """``painterly COMMAND --help``: each option's help, whitespace collapsed, by its long flag."""
+    env = {**os.environ, "COLUMNS": "250", "PAINTERLY_WORKFLOW": str(REPO)}
+    text = subprocess.run(["painterly", command, "--help"], capture_output=True, text=True, check=True, env=env).stdout
+    blocks = [" ".join(block.split()) for block in re.split(r"\n {2}(?=-)", text)[1:]]
+    return {re.search(r"--[\w-]+", block).group(0): block for block in blocks}
+
+
+def defaults_shown(options: dict[str, str]) -> list[str]:
+    return [default for text in options.values() for default in re.findall(r"\(default: ([^)]*)\)", text)]
+
+
+def test_image_help_shows_the_engine_defaults():
+    options = option_help("image")
+    assert options["--size"].endswith(f"(default: {Settings().size})")
+    assert options["--frame-iterations"].endswith(f"(default: {Settings().frame_iterations})")
+    assert options["--optimizer"].endswith("(default: lbfgs)") and "--style-blend" in options
+    assert "(default" not in options["--output"] and "None" not in defaults_shown(options)
+    assert all(text.count("(default:") <= 1 for text in options.values())
+
+
+def test_video_help_shows_the_preset_a_video_run_takes():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    name = config["preset"]
+    options = option_help("video")
+    assert options["--preset"].endswith(f"(default: `{name}`, config.yaml's `preset`)")
+    for setting in ("size", "iterations", "frame_iterations", "pyramid_min_size"):
+        flag = "--" + setting.replace("_", "-")
+        assert options[flag].endswith(f"(default: {config['presets'][name][setting]}, preset `{name}`)"), options[flag]
+    assert options["--optimizer"].endswith("(default: lbfgs)")  # not in the preset: the engine's
+    assert "(default" not in options["--output"] and "None" not in defaults_shown(options)
+    assert all(text.count("(default:") <= 1 for text in options.values())
 
 
 def test_image_writes_output_of_requested_size(tmp_path):
@@ -37,6 +67,15 @@ def test_image_writes_output_of_requested_size(tmp_path):
 def test_the_device_used_is_logged_even_when_quiet(tmp_path, capsys):
     assert run("image", CONTENT, STYLE, "-o", tmp_path / "out.png", *TINY) == 0
     assert capsys.readouterr().err == "device: cpu\n"
+    assert "(`device: cpu`)" in (REPO / "README.md").read_text()  # the README quotes the log's line
+
+
+def test_a_run_that_early_stop_ends_says_so(tmp_path, capsys):
+    assert run("image", CONTENT, STYLE, "-o", tmp_path / "out.png", *TINY, "--iterations", "60", "--tolerance", "0.5") == 0
+    last = capsys.readouterr().err.splitlines()[-1]
+    stopped = re.fullmatch(r"stopped early at (\d+) of 60 iterations: the loss fell by less than tolerance \(0\.5\) "
+                           r"over 10 iterations", last)
+    assert stopped and int(stopped.group(1)) < 60, last
 
 
 def test_same_seed_gives_identical_bytes(tmp_path):

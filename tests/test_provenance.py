@@ -13,6 +13,7 @@ import torch
 
 from painterly.provenance import gather_frame_records, write_frame_record
 from painterly.report import chunk_times, load_plan, plot_losses, plot_warp_error
+from painterly.settings import Settings
 
 from .conftest import CONTENT, STYLE
 
@@ -33,6 +34,9 @@ def test_painterly_image_writes_a_sidecar_beside_its_output(tmp_path):
     assert record["input"] == {"path": str(CONTENT), "sha256": sha256(CONTENT)}
     assert record["styles"] == [{"path": str(STYLE), "sha256": sha256(STYLE)}]
     assert record["settings"]["size"] == 32 and record["settings"]["iterations"] == 2 and record["seed"] == 7
+    # Only what applied to an image: none of the video-only settings.
+    assert set(record["settings"]) == set(Settings().to_dict()) - {"temporal", "temporal_weight", "frame_iterations",
+                                                                  "sub_chains", "flow_method"}
     assert record["device"] == "cpu" and record["weights"]["source"] == "caffe"
     assert len(record["weights"]["file_sha256"]) == 64
     assert record["versions"]["torch"] == torch.__version__ and record["versions"]["painterly"]

@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 from snakemake import __version__ as snakemake_version
 
-from painterly.settings import Settings
+from painterly.settings import VIDEO_ONLY, Settings
 from painterly.style_targets import StyleTargets
 from painterly.vgg import CAFFE_FILE
 
@@ -318,9 +318,23 @@ def test_a_second_run_is_refused_while_the_first_is_alive_even_after_unlock(work
         snakemake(workspace, "--unlock")
         second = snakemake(workspace, check=False)
         assert second.returncode != 0 and "another snakemake run is alive in this directory" in second.stdout + second.stderr
+        assert (workspace / "results/.run.lock").is_file()  # the refused run left the live run's lock alone
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
+
+
+def test_the_run_lock_file_is_gone_when_a_run_ends(tmp_path):
+    """Only a live run leaves results/.run.lock: gone after a run that succeeds and after one that fails."""
+    Image.open(STYLE).resize((48, 38)).save(tmp_path / "style.jpg")
+    Image.open(CONTENT).resize((48, 33)).save(tmp_path / "photo.png")
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    write_sheet(tmp_path, {"photo": ROWS["photo"]})
+    snakemake(tmp_path)
+    assert (tmp_path / "results/photo/photo.png").is_file() and not (tmp_path / "results/.run.lock").exists()
+    write_sheet(tmp_path, {"photo": "photo\tphoto.png\tstyle.jpg\t1e39\n"})  # a diverging weight: the job fails
+    assert snakemake(tmp_path, "--forceall", check=False).returncode != 0
+    assert not (tmp_path / "results/.run.lock").exists()
 
 
 def test_a_diverging_row_fails_alone_and_keep_going_finishes_the_rest(workspace):
@@ -418,7 +432,10 @@ def test_sidecars_record_what_made_each_output(first_run):
         assert record["input"] == {"path": source, "sha256": hashlib.sha256((workdir / source).read_bytes()).hexdigest()}
         assert record["styles"] == [{"path": "style.jpg",
                                      "sha256": hashlib.sha256((workdir / "style.jpg").read_bytes()).hexdigest()}]
-        assert record["settings"] == {**Settings().to_dict(), **TINY, **({"style_weight": 5.0} if name == "photo" else {})}
+        applied = {**Settings().to_dict(), **TINY, **({"style_weight": 5.0} if name == "photo" else {})}
+        if name == "photo":  # an image's record leaves out the settings only a video reads
+            applied = {key: value for key, value in applied.items() if key not in VIDEO_ONLY}
+        assert record["settings"] == applied
         assert record["seed"] == 0 and record["device"] == "cpu"
         assert record["weights"]["source"] == "caffe"
         assert record["weights"]["file_sha256"] == hashlib.sha256(weights).hexdigest()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import warnings
@@ -26,14 +27,21 @@ def _text_to(name: str):
     return convert
 
 
-def add_setting_flags(parser, names) -> None:
-    """A flag per Settings field in ``names``, its type, choices and help read off the field;
-    absent from the namespace unless given, so a --settings JSON or a preset shows through."""
-    group = parser.add_argument_group("settings")
+def shown(value) -> str:
+    """A setting's value as its flag takes it."""
+    if value is None:
+        return "none"
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def add_setting_flags(parser, names, description: str | None = None) -> None:
+    """A flag per Settings field in ``names``, its type, choices and help read off the field
+    (its default added by the parser's formatter); absent from the namespace unless given,
+    so a --settings JSON or a preset shows through."""
+    group = parser.add_argument_group("settings", description)
     for name in names:
-        item, default = settings.FIELDS[name], getattr(DEFAULTS, name)
-        shown = ",".join(default) if isinstance(default, tuple) else default
-        flag, help = "--" + name.replace("_", "-"), f"{item.metadata['help']} (default: {shown})"
+        item = settings.FIELDS[name]
+        flag, help = "--" + name.replace("_", "-"), item.metadata["help"]
         if settings.kind(name)[0] is bool:
             group.add_argument(flag, dest=name, default=argparse.SUPPRESS, help=help,
                                action=argparse.BooleanOptionalAction)
@@ -43,6 +51,53 @@ def add_setting_flags(parser, names) -> None:
             group.add_argument(flag, dest=name, default=argparse.SUPPRESS, help=help, type=_text_to(name),
                                metavar=metavar)
     group.add_argument("--settings", default=None, help="JSON object of settings, under any flags given")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's help ends in the default it will take: a setting's from the engine, and
+    none for a required option or one whose default is None (not given)."""
+
+    def _get_help_string(self, action):
+        if action.dest in settings.FIELDS and action.default is argparse.SUPPRESS:
+            return f"{action.help} (default: {self.setting_default(action.dest)})"
+        if action.required or action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+    def setting_default(self, name: str) -> str:
+        return shown(getattr(DEFAULTS, name))
+
+
+@functools.lru_cache(maxsize=1)
+def video_preset() -> tuple[str, dict] | None:
+    """config.yaml's `preset`: its name and its own keys; None where no workflow is found."""
+    import yaml
+
+    from .run import workflow_dir
+
+    try:
+        config = yaml.safe_load((workflow_dir() / "config.yaml").read_text())
+    except PainterlyError:
+        return None
+    return config["preset"], config["presets"][config["preset"]]
+
+
+class VideoHelpFormatter(HelpFormatter):
+    """A video run takes config.yaml's preset, not the engine's defaults: the help shows its
+    values. Read only when help is asked for (finding the workflow costs half a second)."""
+
+    def _get_help_string(self, action):
+        if action.dest == "preset":
+            preset = video_preset()
+            return f"{action.help} (default: {f'`{preset[0]}`, ' if preset else ''}config.yaml's `preset`)"
+        return super()._get_help_string(action)
+
+    def setting_default(self, name: str) -> str:
+        preset = video_preset()
+        if preset is None:
+            return "config.yaml's preset; no workflow found"
+        value = shown(getattr(Settings.from_dict(preset[1]), name))
+        return f"{value}, preset `{preset[0]}`" if name in preset[1] else value
 
 
 def given_settings(args: argparse.Namespace) -> dict:
@@ -63,7 +118,7 @@ def _run_image(args) -> None:
     from .io import load_image, save_image
     from .provenance import sidecar_path, write_sidecar
     from .style_targets import StyleTargets
-    from .stylize import Stylizer
+    from .stylize import EARLY_STOP_WINDOW, Stylizer
 
     started = time.monotonic()
     chosen = settings_from_args(args)
@@ -78,9 +133,17 @@ def _run_image(args) -> None:
         targets.check(stylizer.settings, styles)
     else:
         targets = stylizer.targets(styles, args.styles)
-    save_image(stylizer.stylize(content, targets, progress=not args.quiet).image, args.output)
+    result = stylizer.stylize(content, targets, progress=not args.quiet)
+    save_image(result.image, args.output)
+    # The bar leaves no trace of why a run ended short of its budget: say so.
+    ran, budget = sum(len(level) for level in result.losses), sum(chosen.iteration_schedule())
+    if ran < budget:
+        print(f"stopped early at {ran} of {budget} iterations: the loss fell by less than tolerance "
+              f"({chosen.tolerance:g}) over {EARLY_STOP_WINDOW} iterations", file=sys.stderr, flush=True)
     write_sidecar(sidecar_path(args.output), source=args.content, styles=args.styles,
-                  settings=stylizer.settings.to_dict(), device=device, seconds=time.monotonic() - started)
+                  settings={name: value for name, value in stylizer.settings.to_dict().items()
+                            if name not in settings.VIDEO_ONLY},
+                  device=device, seconds=time.monotonic() - started)
 
 
 def check_image_output(output, content) -> None:
@@ -213,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="painterly", description="Neural style transfer (Gatys et al.) on VGG-19.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    formatter = argparse.ArgumentDefaultsHelpFormatter
+    formatter = HelpFormatter
 
     image = commands.add_parser("image", help="stylize one image", formatter_class=formatter)
     image.add_argument("content", help="the photo to repaint")
@@ -224,13 +287,14 @@ def build_parser() -> argparse.ArgumentParser:
     image.add_argument("--quiet", action="store_true", help="no progress bar")
     image.set_defaults(run=_run_image)
 
-    video = commands.add_parser("video", help="stylize one video through the workflow", formatter_class=formatter)
+    video = commands.add_parser("video", help="stylize one video through the workflow",
+                                formatter_class=VideoHelpFormatter)
     video.add_argument("input", help="the video to repaint")
     video.add_argument("styles", nargs="+", metavar="style", help="one or more style images")
     video.add_argument("-o", "--output", required=True, help="output .mp4 (H.264), .mov (ProRes), .webm (VP9) or .gif")
-    video.add_argument("--preset", default=None, help="a preset of config.yaml (default: its `preset`)")
+    video.add_argument("--preset", default=None, help="the preset of config.yaml to run")
     video.add_argument("--cores", type=int, default=4, help="cores Snakemake may use")
-    add_setting_flags(video, settings.FIELDS)
+    add_setting_flags(video, settings.FIELDS, "defaults: config.yaml's preset, the engine's where it sets none")
     video.set_defaults(run=_run_video)
 
     targets = commands.add_parser("targets", help="precompute the style Gram targets", formatter_class=formatter)

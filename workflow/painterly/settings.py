@@ -29,6 +29,10 @@ def setting(default, help: str, *, minimum=None, above=None, choices=None, targe
                                                 targets=targets))
 
 
+# Read only by a video run (frame chains, optical flow, sub-chains): an image's record leaves them out.
+VIDEO_ONLY = frozenset({"temporal", "temporal_weight", "frame_iterations", "sub_chains", "flow_method"})
+
+
 @dataclass(frozen=True)
 class Settings:
     size: int = setting(512, "long side of the output in pixels", minimum=16, targets=True)

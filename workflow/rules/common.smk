@@ -1,9 +1,11 @@
 # Validation of config and sheet, and the input functions every rule file uses.
+import contextlib
 import csv
 import difflib
 import fcntl
 import json
 import math
+import os
 import re
 import shlex
 from functools import lru_cache
@@ -343,17 +345,48 @@ def final_outputs():
 RUN_LOCK = []
 
 
+def hold_run_lock():
+    """Snakemake's own directory lock can be released by --unlock while its run is alive;
+    this kernel lock cannot, and the OS frees it however the run dies."""
+    path = Path(RESULTS) / ".run.lock"
+    while True:
+        handle = open(path, "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WorkflowError(
+                f"another snakemake run is alive in this directory (it holds {path}); wait for it to end"
+            ) from None
+        except OSError:
+            pass  # a file system without flock: Snakemake's own lock is all there is
+        # A run that just ended removes the file: the lock taken may be on its removed copy,
+        # which no later run would see, so only a lock on the file now at the path counts.
+        held = os.fstat(handle.fileno())
+        with contextlib.suppress(FileNotFoundError):
+            current = os.stat(path)
+            if (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
+                RUN_LOCK.append(handle)
+                return
+        handle.close()
+
+
+def release_run_lock():
+    """Removes the lock file while still holding it (no later run can lock the removed copy
+    then); nothing for a run that was refused and never held it."""
+    for handle in RUN_LOCK:
+        Path(handle.name).unlink(missing_ok=True)
+        handle.close()
+    RUN_LOCK.clear()
+
+
 onstart:
-    # Snakemake's own directory lock can be released by --unlock while its run is alive;
-    # this kernel lock cannot, and the OS frees it however the run dies.
     Path(RESULTS).mkdir(parents=True, exist_ok=True)
-    handle = open(Path(RESULTS) / ".run.lock", "w")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise WorkflowError(
-            f"another snakemake run is alive in this directory (it holds {RESULTS}/.run.lock); wait for it to end"
-        ) from None
-    except OSError:
-        pass  # a file system without flock: Snakemake's own lock is all there is
-    RUN_LOCK.append(handle)
+    hold_run_lock()
+
+
+onsuccess:
+    release_run_lock()
+
+
+onerror:
+    release_run_lock()
