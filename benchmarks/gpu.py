@@ -276,18 +276,23 @@ def chain_throughput(bench: Bench) -> str:
     table = print_table(["run", "chains", "iterations per later frame", "warm-up s (3 frames, compiling included)",
                          "first frame s", "later frames/s", f"frames/s over {plan.chain_frames} frames",
                          "later frames/s vs first row"], rows)
-    alone = [row for row in rows if row[1] == 1]
-    best = max(alone, key=lambda row: row[5]) if alone else None
-    verdict = ""
-    if best:
-        reached = "reached" if best[5] >= bench.args.realtime_fps else "missed"
-        verdict = (f"\n\nOne stream in real time ({bench.args.realtime_fps:g} later frames/s at {bench.width}x"
-                   f"{bench.height}, one chain): {reached}; best {best[5]:.3g} later frames/s ({best[0]}).")
+    verdict = goal_line(f"One stream in real time ({bench.args.realtime_fps:g} later frames/s at {bench.width}x"
+                        f"{bench.height}, one chain)", [row for row in rows if row[1] == 1], 5,
+                        bench.args.realtime_fps, " later frames/s")
     return (f"{bench.width}x{bench.height}, frames of `data/vtest.mp4` (upscaled), chains of {plan.chain_frames} "
             f"frames (starts spread over the clip): first frame {settings.iterations} iterations over the pyramid "
             f"{settings.pyramid_sizes()}, later frames {settings.frame_iterations} at full size (the `default` "
             f"preset's), early stop {settings.tolerance:g}. Each row after a warm-up on 3 frames; per-step times "
             f"include reading, flows, warping and writing.\n\n{table}{verdict}")
+
+
+def goal_line(goal: str, rows: list[list], column: int, target: float, unit: str, higher_is_better: bool = True) -> str:
+    """A paragraph saying whether the best of ``rows`` (by ``column``) reached ``target``."""
+    if not rows:
+        return ""
+    best = (max if higher_is_better else min)(rows, key=lambda row: row[column])
+    met = best[column] >= target if higher_is_better else best[column] <= target
+    return f"\n\n{goal}: {'reached' if met else 'missed'}; best {best[column]:.3g}{unit} ({best[0]})."
 
 
 def long_clip(frames: list[Path], count: int, out_dir: Path) -> list[Path]:
@@ -334,12 +339,8 @@ def job_throughput(bench: Bench) -> str:
         rows.append(bench.measure(label, run))
     rows = [row for row in rows if row]
     table = print_table(["job", "frames", "sub-chains", "wall s (whole process)", "frames/s"], rows)
-    best = max(rows, key=lambda row: row[4]) if rows else None
-    verdict = ""
-    if best:
-        reached = "reached" if best[4] >= bench.args.job_fps else "missed"
-        verdict = (f"\n\nA job fills the GPU (>= {bench.args.job_fps:g} frames/s over the whole job): {reached}; "
-                   f"best {best[4]:.3g} frames/s ({best[0]}).")
+    verdict = goal_line(f"A job fills the GPU (>= {bench.args.job_fps:g} frames/s over the whole job)", rows, 4,
+                        bench.args.job_fps, " frames/s")
     return (f"`python -m painterly stylize-frames` on {len(frames)} frames at {bench.width}x{bench.height} (the "
             f"bundled clip played back and forth: one long shot), `default` preset at {settings.size} px "
             f"({settings.iterations} iterations for each sub-chain's first frame, {settings.frame_iterations} per "
@@ -377,12 +378,8 @@ def first_frames(bench: Bench) -> str:
     rows = [row for row in rows if row]
     table = print_table(["run", "shots", "warm-up s (2 shots)", "s per batch", "s per first frame",
                          "iterations run (mean)"], rows)
-    best = min(rows, key=lambda row: row[4]) if rows else None
-    verdict = ""
-    if best:
-        reached = "reached" if best[4] <= bench.args.first_frame_s else "missed"
-        verdict = (f"\n\nFirst frames <= {bench.args.first_frame_s:g} s: {reached}; best {best[4]:.3g} s "
-                   f"({best[0]}).")
+    verdict = goal_line(f"First frames <= {bench.args.first_frame_s:g} s", rows, 4, bench.args.first_frame_s, " s",
+                        higher_is_better=False)
     return (f"A shot's first frame at {bench.width}x{bench.height}: {settings.iterations} iterations over the "
             f"pyramid {settings.pyramid_sizes()} (levels {settings.iteration_schedule()}), early stop "
             f"{settings.tolerance:g}; timed after two shots (each level run eagerly, then captured), as a film's "
