@@ -5,7 +5,7 @@
     python benchmarks/long_video.py --quick --plot /tmp/long_video.png  # smoke run: the bundled clip, 32 px
 
 The clips come from OpenCV's samples (Debian's opencv-doc) unless --clip and --second-shot
-name others; --quick needs only the repository's data/ (a still photo as the second shot).
+name others; --quick needs only the repository's data/ (a still picture as the second shot).
 
 Every variant is the real workflow (snakemake) on the same clip and preset, side by side:
   one chain      chunk_frames >= the clip: one temporal chain, cuts ignored (the ideal for seams);
@@ -44,9 +44,10 @@ from painterly.shots import plan_chunks  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = Path("/usr/share/doc/opencv-doc/examples/data")
 CUT_THRESHOLD = 0.35
-# --quick: the bundled clip (and photo, as a still second shot) at 32 px, short chunks, a few iterations.
-QUICK = {"frames": 10, "size": 32, "chunk": 4, "seam": 2, "clip": str(REPO / "data" / "vtest.mp4"),
-         "second_shot": str(REPO / "data" / "building.jpg"), "second_shot_start": 0,
+# --quick: the bundled clip at 32 px, short chunks, a few iterations. The second shot is the
+# painting, still: at 32 px the street photo is too alike for a sure cut (explained 0.37 vs 0.29).
+QUICK = {"frames": 10, "size": 32, "chunk": 5, "seam": 2, "clip": str(REPO / "data" / "vtest.mp4"),
+         "second_shot": str(REPO / "data" / "starry_night.jpg"), "second_shot_start": 0,
          "set": ["iterations=8", "frame_iterations=4"]}
 
 

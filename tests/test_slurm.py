@@ -8,6 +8,7 @@ import subprocess
 import pytest
 from PIL import Image
 
+from .benchmark_runs import assert_measured, finite, markdown_tables, run_benchmark
 from .conftest import CONTENT, REPO, STYLE
 from .media import probe_output, workflow_config, write_clip
 from .slurm_cluster import Cluster, Unavailable, ensure_installed, plugin_snakemake
@@ -61,3 +62,18 @@ def test_workflow_runs_through_sbatch_with_gpu_requests(cluster, tmp_path):
     # Inside the job the engine saw the GPU SLURM granted, found no CUDA device, fell back.
     log = (tmp_path / "results/logs/clip/stylize_frames/0000.log").read_text()
     assert "CUDA_VISIBLE_DEVICES=0" in log and "running on the CPU" in log
+
+
+# After the test above, which counts every job the cluster ran: this one adds its own.
+@pytest.mark.slow
+def test_slurm_benchmark_smoke_run_on_the_running_cluster(cluster):
+    """benchmarks/slurm.py --quick on this module's cluster (it would start its own on the
+    same /etc/slurm otherwise): the local run, then per-chunk jobs and one job array."""
+    running, _ = cluster
+    output = run_benchmark("slurm.py", "--quick", "--running-cluster", env=running.env, timeout=1200)
+    ((header, rows),) = markdown_tables(output)
+    assert header == ["run", "wall s", "overhead s/frame vs local"]
+    assert [row[0] for row in rows] == ["local snakemake --cores 2", "SLURM, one job per chunk",
+                                        "SLURM, chunks as one job array"]
+    assert_measured(header, rows)
+    assert finite(rows[0][2]) == 0 and all(finite(row[1]) > 0 for row in rows)

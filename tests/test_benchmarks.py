@@ -1,0 +1,164 @@
+"""Every benchmark script, run as a user would at tiny sizes (--quick), so that a refactor
+that breaks one fails here instead of at the next measuring session.
+
+Each runs as a command (this interpreter, the real VGG-19 weights, the bundled data/),
+prints or writes its tables, and leaves the repository's RESULTS.md, docs/ and plot as
+they were: a smoke run writes into a temporary directory. benchmarks/slurm.py needs a
+SLURM cluster; its smoke run is in tests/test_slurm.py, on that file's cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from .benchmark_runs import BENCHMARKS, assert_measured, finite, markdown_tables, run_benchmark
+from .conftest import REPO
+
+sys.path.insert(0, str(BENCHMARKS))
+from gpu import HEADING, PARTS  # noqa: E402
+
+# What only a measuring run may write: the results, the README's pictures, the long-video plot.
+MEASURED = [BENCHMARKS / "RESULTS.md", BENCHMARKS / "long_video.png", REPO / "docs"]
+
+
+def fingerprints() -> dict[str, str]:
+    files = [path for root in MEASURED for path in ([root] if root.is_file() else sorted(root.rglob("*")))]
+    return {str(path): hashlib.sha256(path.read_bytes()).hexdigest() for path in files if path.is_file()}
+
+
+@pytest.fixture(autouse=True)
+def measured_results_untouched():
+    before = fingerprints()
+    yield
+    assert fingerprints() == before, "a smoke run wrote into the repository's results"
+
+
+def section_parts(section: str) -> list[str]:
+    """The part titles (### headings) of gpu.py's section, in order."""
+    return [line.removeprefix("### ") for line in section.splitlines() if line.startswith("### ")]
+
+
+def test_video_benchmark_compares_the_three_runs():
+    output = run_benchmark("video.py", "--quick")
+    ((header, rows),) = markdown_tables(output)
+    assert header[:6] == ["run", "wall s", "s/frame", "warp error", "style dist", "content dist"]
+    assert [row[0] for row in rows] == ["(a) seed: independent, 5 Adam it", "(b) painterly independent",
+                                        "(c) painterly temporal"]
+    assert_measured(header, rows)
+    assert all(finite(row[1]) > 0 and finite(row[3]) > 0 for row in rows)
+    assert [finite(cell) for cell in rows[0][6:]] == [1, 1, 1]  # (a) against itself
+
+
+@pytest.mark.slow
+def test_image_benchmark_against_pastiche(tmp_path):
+    output = run_benchmark("image.py", "--quick", "--out", str(tmp_path))
+    (header, rows), (rate_header, rate_rows) = markdown_tables(output)
+    assert header == ["run", "wall s", "style dist", "content dist", "speed-up vs pastiche", "style ratio",
+                      "content ratio"]
+    assert [row[0] for row in rows] == ["pastiche (1 L-BFGS steps)", "painterly (default: 300 it, early stop)",
+                                        "painterly β/α=8, 2 it"]
+    assert_measured(header, rows)
+    assert rate_header[:2] == ["size", "s/iteration"] and len(rate_rows) == 1
+    assert_measured(rate_header, rate_rows)
+    assert {path.name for path in tmp_path.glob("*.png")} == {"pastiche.png", "painterly-default.png",
+                                                              "painterly-sw8-2.png"}
+
+
+@pytest.mark.slow
+def test_workflow_benchmark_times_snakemake_and_the_dag():
+    output = run_benchmark("workflow.py", "--quick")
+    (header, rows), (dag_header, dag_rows) = markdown_tables(output)
+    assert header == ["run", "wall s", "vs engine loop", "s/frame"]
+    assert [row[0] for row in rows] == ["engine loop, one process", "snakemake, chunk_frames=3"]
+    assert_measured(header, rows)
+    assert dag_header == ["frames", "chunk_frames", "stylize jobs", "snakemake -n wall s"]
+    assert dag_rows[0][:3] == ["40", "10", "4"] and finite(dag_rows[0][3]) > 0
+
+
+@pytest.mark.slow
+def test_long_video_benchmark_compares_chunking_variants(tmp_path):
+    plot = tmp_path / "long_video.png"
+    output = run_benchmark("long_video.py", "--quick", "--plot", str(plot))
+    (header, rows), (drift_header, drift_rows) = markdown_tables(output)
+    assert header[:5] == ["clip", "variant", "borders", "warp error (sum)", "vs one chain"]
+    assert [row[:2] for row in rows] == [[clip, variant] for clip in ("vtest", "two-shots")
+                                         for variant in ("one chain", "chunks", "chunks+seams")]
+    assert_measured(header, rows, labels=2)
+    by_variant = {(row[0], row[1]): dict(zip(header, row)) for row in rows}
+    for (clip, variant), row in by_variant.items():
+        assert variant != "one chain" or finite(row["vs one chain"]) == 1
+        # The cut between the two shots is found (in every variant's frames), vtest has none.
+        assert (row["cut frame style / first frame"] != "-") == (clip == "two-shots")
+    # vtest is one shot: its borders are the chunks', each measured against the inner pairs.
+    assert by_variant["vtest", "one chain"]["borders"] == "0"
+    for variant in ("chunks", "chunks+seams"):
+        assert int(by_variant["vtest", variant]["borders"]) >= 1
+        assert finite(by_variant["vtest", variant]["worst border / inner p95"]) > 0
+    assert int(by_variant["two-shots", "chunks+seams"]["borders"]) >= 1  # a border at the cut
+    assert drift_header[:2] == ["frame", "style distance"] and len(drift_rows) == 7
+    assert_measured(drift_header, drift_rows)
+    assert Image.open(plot).format == "PNG"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("dot") is None, reason="the rule graph needs graphviz's dot")
+def test_readme_media_benchmark_writes_the_pictures(tmp_path):
+    output = run_benchmark("readme_media.py", "--quick", "--out", str(tmp_path))
+    names = ("strip.jpg", "sample.gif", "dag.svg")
+    assert [line.split(":")[0] for line in output.splitlines()[-3:]] == [str(tmp_path / name) for name in names]
+    strip, gif = Image.open(tmp_path / "strip.jpg"), Image.open(tmp_path / "sample.gif")
+    assert strip.height == 2 * 150 + 4  # inputs above, results below
+    assert gif.n_frames == 30  # every frame of data/vtest.mp4
+    assert "stylize_frames" in (tmp_path / "dag.svg").read_text()
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_runs_every_part_quickly_on_the_cpu(tmp_path):
+    results = tmp_path / "RESULTS.md"
+    output = run_benchmark("gpu.py", "--quick", "--device", "cpu", "--results", str(results))
+    section = results.read_text()
+    assert section.startswith(HEADING) and "Parts run" not in section
+    assert section_parts(section) == [part.title for part in PARTS]
+    assert [line.removeprefix("## ") for line in output.splitlines() if line.startswith("## ")] == section_parts(section)
+    assert "Failed" not in section, section
+    tables = markdown_tables(section)
+    assert len(tables) == len(PARTS)  # one table each
+    for header, rows in tables:
+        assert_measured(header, rows)
+
+
+def test_gpu_benchmark_runs_only_the_chosen_parts(tmp_path):
+    results = tmp_path / "RESULTS.md"
+    shutil.copy(BENCHMARKS / "RESULTS.md", results)
+    others = results.read_text()
+    run_benchmark("gpu.py", "--quick", "--device", "cpu", "--parts", "profile,6", "--results", str(results))
+    text = results.read_text()
+    assert text.startswith(others)  # the other sections kept; this one added at the end
+    section = text[len(others):].strip()
+    assert section.startswith(HEADING)
+    assert "`python benchmarks/gpu.py --quick --parts profile,quality`" in section
+    assert "Parts run: 3 (`profile`), 6 (`quality`) of the 8" in section
+    assert section_parts(section) == ["Profile of a later frame", "Quality: CPU against this device"]
+    (profile_header, profile_rows), (quality_header, quality_rows) = markdown_tables(section)
+    assert profile_header[0] == "op" and quality_header[0] == "metric"
+    assert_measured(profile_header, profile_rows)
+    assert [row[0] for row in quality_rows] == ["image style", "image content", "video style", "video content",
+                                                "video warp error"]
+    assert_measured(quality_header, quality_rows)
+
+
+def test_gpu_parts_are_numbered_and_named_in_help_and_errors():
+    help_text = run_benchmark("gpu.py", "--help")
+    for number, part in enumerate(PARTS, 1):
+        assert f"{number}. [{part.key}]" in help_text  # the docstring's list, as --help shows it
+    assert len({part.key for part in PARTS}) == len(PARTS)
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "gpu.py"), "--parts", "1,nine"], capture_output=True,
+                            text=True)
+    assert result.returncode == 2
+    assert "no part nine; the parts are 1 chains, 2 roofline" in result.stderr
