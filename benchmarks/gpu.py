@@ -547,7 +547,7 @@ def reproducibility(bench: Bench) -> str:
                      str(targets), "-o", str(out), "--quiet", "--settings", json.dumps(job.to_dict())]))
                 digests.append([sha256_file(path) for path in sorted(out.glob("*.png"))])
             same = sum(a == b for a, b in zip(*digests))
-            return [label, f"{same} of {len(frames)}", seconds[0], seconds[1]]
+            return [label, len(frames), same, seconds[0], seconds[1]]
 
         rows.append(bench.measure(label, run))
     speed = []
@@ -568,8 +568,8 @@ def reproducibility(bench: Bench) -> str:
         speed.append(bench.measure(f"speed, deterministic {deterministic}", later))
     configure(bench.device)  # back to the fast settings for the parts after this one
     rows = [row for row in rows if row]
-    table = print_table(["setting", "frames byte-identical in two processes", "first process s", "second process s"],
-                        rows)
+    table = print_table(["setting", "frames", "byte-identical in both processes", "first process s",
+                         "second process s"], rows)
     cost = ""
     if all(speed):
         cost = (f"\n\nLater frames/s in one process (CUDA graphs, bf16, no early stop): "
