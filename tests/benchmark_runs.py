@@ -20,7 +20,8 @@ def run_benchmark(script: str, *args: str, env: dict | None = None, timeout: flo
     env = {**(os.environ if env is None else env), "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{script} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    tail = f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, f"{script} exited {result.returncode}:\n{tail}"
     return result.stdout
 
 
