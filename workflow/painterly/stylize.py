@@ -68,6 +68,7 @@ class Stylizer:
         self.vgg = (vgg or network_for(settings)).to(self.device, memory_format=layout)
         self.layer_weights = style_layer_weights(settings)
         self.cuda_graphs = cuda_graphs and self.device.type == "cuda" and settings.optimizer == "lbfgs"
+        self.bf16 = settings.precision == "bf16" and self.device.type == "cuda"
         # torch.compile fuses what surrounds the convolutions (bias, ReLU and their gradients,
         # Gram and loss epilogues). Asked for only: on an H200 it made later frames 1.32x
         # faster (fp32, one chain) but compiling took 160 s per process and variant, more than
@@ -77,18 +78,14 @@ class Stylizer:
         self._levels: dict[tuple, _Level] = {}
 
     def autocast(self):
-        if self.settings.precision == "bf16" and self.device.type == "cuda":
-            # No weight-cast cache: it would hold tensors across CUDA graph captures.
-            return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)
-        return contextlib.nullcontext()
+        return _autocast(self.device, self.bf16)
 
     def loss_and_gradient(self, objective: Objective, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Each problem's total loss (B,) and the gradient of their sum with respect to ``image``:
         through the compiled objective, or eagerly where compiling is off or failed."""
-        bf16 = self.settings.precision == "bf16" and self.device.type == "cuda"
         if self.compiled:
             try:
-                total = _compiled_total(objective, image, bf16)
+                total = _compiled_total(objective, image, self.bf16)
                 grad = torch.autograd.grad(total.sum(), image)[0]
                 self._compile_worked = True
                 return total, grad
@@ -99,7 +96,7 @@ class Stylizer:
                     raise
                 warnings.warn(f"torch.compile failed ({_first_line(error)}); running the objective eagerly")
                 self.compiled = False
-        total = _objective_total(objective, image, bf16)
+        total = _objective_total(objective, image, self.bf16)
         return total, torch.autograd.grad(total.sum(), image)[0]
 
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
@@ -357,9 +354,15 @@ class _Adam:
         x.copy_(torch.where(active.view(-1, 1, 1, 1), x, before))
 
 
+def _autocast(device: torch.device, bf16: bool):
+    """bf16 autocast where asked (Grams stay fp32, losses.py); no weight-cast cache: it would
+    hold tensors across CUDA graph captures."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=False)
+
+
 def _objective_total(objective: Objective, image: torch.Tensor, bf16: bool) -> torch.Tensor:
-    """Each problem's total loss; under bf16 autocast where asked (Grams stay fp32, losses.py)."""
-    with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=False):
+    """Each problem's total loss."""
+    with _autocast(image.device, bf16):
         return objective(image)[0]
 
 
@@ -367,7 +370,7 @@ def _objective_total(objective: Objective, image: torch.Tensor, bf16: bool) -> t
 # ending at different frames); the convolutions stay cuDNN's, and CUDA graphs capture the
 # kernels with their sizes fixed, so the dynamic code costs nothing on replay.
 _compiled_total = torch.compile(_objective_total, dynamic=True)
-# Each precision, temporal term and checkpointing choice is one more compiled variant; a
+# Each precision, batch of one or more, and checkpointing choice is one more compiled variant; a
 # process that runs many settings (a benchmark) must not fall back to eager after eight.
 torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
 
