@@ -300,12 +300,10 @@ def long_clip(frames: list[Path], count: int, out_dir: Path) -> list[Path]:
     motion continues everywhere, reversing at the ends, as a long shot for a job to stylize."""
     out_dir.mkdir(parents=True, exist_ok=True)
     cycle = [*frames, *frames[-2:0:-1]]
-    paths = []
-    for index in range(count):
-        path = out_dir / frame_paths(out_dir, index, 1)[0].name
+    paths = frame_paths(out_dir, 0, count)
+    for index, path in enumerate(paths):
         if not path.exists():
             os.link(cycle[index % len(cycle)], path)
-        paths.append(path)
     return paths
 
 
@@ -318,7 +316,7 @@ def job_throughput(bench: Bench) -> str:
     frames = long_clip(bench.frames, plan.job_frames, bench.out("job-frames"))
     targets = bench.work / "job-targets.pt"
     Stylizer(settings, bench.vgg).targets([bench.style]).save(targets)
-    cache = bench.out("inductor-cache")  # empty for the first row, as on a node's first job
+    cache = bench.out("inductor-cache")  # empty when the compiled row, the only one compiling, starts
     bf16 = settings.replace(precision="bf16")
     compiled = ["--compile"] if bench.device.type == "cuda" else []
     configs = [("sub-chains chosen by the engine, bf16", bf16, []),
