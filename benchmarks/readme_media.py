@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "workflow"), "PAINTERLY_WORKFLOW": str(REPO)}
 
-from painterly.extract import is_video  # noqa: E402  (from this checkout: after the line above)
+from painterly.io import is_video  # noqa: E402  (from this checkout: after the line above)
 from painterly.seams import final_frames  # noqa: E402
 
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -91,9 +91,9 @@ def rule_graph(work: Path, output: Path) -> None:
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     snakemake = ["snakemake", "--configfile", str(work / "config.yaml"), "--cores", "2"]
     with open(REPO / config["jobs"], newline="") as sheet:
-        shots = [f"{config['results']}/{row['name']}/shots.json" for row in csv.DictReader(sheet, delimiter="\t")
+        plans = [f"{config['results']}/{row['name']}/chunk_plan.json" for row in csv.DictReader(sheet, delimiter="\t")
                  if is_video(REPO / row["input"])]
-    subprocess.run([*snakemake, *shots], cwd=REPO, env=ENV, check=True, capture_output=True)
+    subprocess.run([*snakemake, *plans], cwd=REPO, env=ENV, check=True, capture_output=True)
     graph = subprocess.run([*snakemake, "--rulegraph"], cwd=REPO, env=ENV, check=True, capture_output=True,
                            text=True).stdout
     svg = subprocess.run(["dot", "-Tsvg"], input=graph, check=True, capture_output=True, text=True).stdout

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from painterly.errors import PainterlyError
-from painterly.extract import extract_frames, ffmpeg_exe, is_video, probe
+from painterly.extract import extract_frames, ffmpeg_exe, probe
+from painterly.io import is_video
 
 from .media import VFR_TICKS, frame_pixels, write_clip, write_vfr_clip
 

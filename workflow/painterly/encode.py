@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import av
 from PIL import Image
 
 from .errors import PainterlyError
-from .extract import ffmpeg_exe
 from .io import atomic_path
 
 
@@ -65,6 +63,8 @@ def _suffixes() -> str:
 def encode_video(frames, meta_path, output, audio_source=None) -> None:
     """Encode the stylized PNG ``frames`` (in order) at the extraction's timestamps, in the
     format ``output``'s suffix names, with the source's audio over the extracted span."""
+    from .extract import ffmpeg_exe  # here: the workflow imports FORMATS while Snakemake parses
+
     output = Path(output)
     kind = output_format(output)
     meta = json.loads(Path(meta_path).read_text())
@@ -99,6 +99,8 @@ def encode_video(frames, meta_path, output, audio_source=None) -> None:
 
 def _mux_timed(frames: list[Path], time_base: Fraction, pts: list[int], size: tuple[int, int], path: Path) -> None:
     """A MOV holding the PNG files as they are, frame i shown from pts[i] to pts[i + 1]."""
+    import av
+
     with av.open(str(path), "w", format="mov") as container:
         stream = container.add_stream("png")
         stream.width, stream.height = size

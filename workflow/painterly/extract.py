@@ -26,7 +26,7 @@ from typing import Iterator
 
 import av
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from .errors import PainterlyError
 from .io import atomic_dir, atomic_path, sha256_file
@@ -49,22 +49,6 @@ def ffmpeg_exe() -> str:
         if system:
             return system
     raise PainterlyError("no ffmpeg found; run: pip install imageio-ffmpeg (or install ffmpeg)")
-
-
-def is_video(path: str | Path) -> bool:
-    """Whether ``path`` is a video, judged by its content, never its name.
-
-    A still picture PIL can decode is an image; an animated GIF, PNG or WebP is a video.
-    Anything PIL does not recognise counts as a video too, so a file that is neither
-    reaches the video probe, whose error says in one line what is wrong with it
-    (cut short, audio only, not media at all).
-    """
-    try:
-        with Image.open(path) as image:
-            # An empty tile list: PIL knows the header but has no decoder (MPEG video).
-            return not image.tile or getattr(image, "is_animated", False)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        return True
 
 
 class _Video:

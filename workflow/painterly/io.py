@@ -9,7 +9,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -41,6 +40,22 @@ def load_image(path: str | Path, max_pixels: int | None = None) -> Image.Image:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise PainterlyError(f"{path}: not a readable image ({error.__class__.__name__}); give a PNG, JPEG or other image PIL opens") from None
     return to_rgb(image)
+
+
+def is_video(path: str | Path) -> bool:
+    """Whether ``path`` is a video, judged by its content, never its name.
+
+    A still picture PIL can decode is an image; an animated GIF, PNG or WebP is a video.
+    Anything PIL does not recognise counts as a video too, so a file that is neither
+    reaches the video probe, whose error says in one line what is wrong with it
+    (cut short, audio only, not media at all).
+    """
+    try:
+        with Image.open(path) as image:
+            # An empty tile list: PIL knows the header but has no decoder (MPEG video).
+            return not image.tile or getattr(image, "is_animated", False)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return True
 
 
 def check_pixels(path, size: tuple[int, int], max_pixels: int) -> None:
@@ -149,6 +164,8 @@ def save_image(tensor, path: str | Path) -> None:
 
 
 def load_frame(path: str | Path) -> np.ndarray:
+    import cv2  # here: the workflow imports this module while Snakemake parses
+
     frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if frame is None:
         raise PainterlyError(f"{path}: not a readable frame; rerun extract_frames")

@@ -87,7 +87,7 @@ def weights_record(weights: str) -> dict:
     """The VGG-19 weights as painterly.style_targets names them, and for the built-in
     sources what that name stands for: the file's hash, or the URL torchvision checks."""
     # Imported here: both need torch, which the report rules' environment lacks.
-    from .style_targets import weights_identity
+    from .style_key import weights_identity
     from .vgg import caffe_weights_file
 
     record = {"source": weights_identity(weights)}

@@ -26,8 +26,8 @@ import yaml
 
 from .encode import output_format
 from .errors import ERROR_PREFIX, PainterlyError
-from .extract import is_video, probe
-from .io import atomic_path
+from .extract import probe
+from .io import atomic_path, is_video
 from .provenance import sidecar_path
 from .settings import Settings
 

@@ -8,8 +8,6 @@ hash, so rows with equal keys share it and any change makes a new one.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,9 +15,10 @@ import torch
 
 from . import color
 from .errors import PainterlyError
-from .io import atomic_path, image_to_tensor, resize_long_side, sha256_file
+from .io import atomic_path, image_to_tensor, resize_long_side
 from .losses import gram_matrix
 from .settings import Settings
+from .style_key import blend_weights, targets_key
 
 FORMAT_VERSION = 2
 
@@ -73,44 +72,6 @@ class StyleTargets:
             return cls(grams, data["meta"], str(path))
         except Exception:
             raise PainterlyError(f"{path}: not a painterly style targets file; recompute it with `painterly targets`") from None
-
-
-def targets_key(settings: Settings, styles) -> dict:
-    """Everything a targets file depends on: the target settings (a weights file by its
-    content), the normalized blend, and each PIL style image's pixels (None: not known)."""
-    key = settings.target_values()
-    key["weights"] = weights_identity(settings.weights)
-    key["style_blend"] = blend_weights(settings, len(styles))
-    key["style_sha256"] = [style_fingerprint(style) if style is not None else None for style in styles]
-    return key
-
-
-def key_digest(key: dict) -> str:
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def weights_identity(weights: str) -> str:
-    """Built-in weights by name; a file by its content, so a moved copy matches and an
-    edited file does not."""
-    if weights in ("caffe", "torchvision"):
-        return weights
-    try:
-        return "sha256:" + sha256_file(weights)
-    except OSError:
-        raise PainterlyError(f"{weights}: VGG-19 weights file not found; give caffe, torchvision or a .pth path") from None
-
-
-def style_fingerprint(style) -> str:
-    return hashlib.sha256(f"{style.mode}{style.size}".encode() + style.tobytes()).hexdigest()
-
-
-def blend_weights(settings: Settings, count: int) -> list[float]:
-    blend = settings.style_blend or (1.0,) * count
-    if len(blend) != count or any(w < 0 for w in blend) or sum(blend) <= 0:
-        raise PainterlyError(
-            f"style_blend needs {count} non-negative weights (one per style), got {list(blend)}"
-        )
-    return [w / sum(blend) for w in blend]
 
 
 def compute_style_targets(vgg, styles, settings: Settings, device, names=()) -> StyleTargets:
