@@ -1,5 +1,5 @@
 # painterly: videos and images into moving paintings.
-# extract_frames -> find_shots -> optical_flow, style_targets -> stylize_frames (chunks)
+# extract_frames -> find_shots, style_targets -> stylize_frames (chunks, their flows inside)
 #   -> seam (borders inside a shot) -> encode_video, warp_error
 #   -> provenance, chunk_times, plot_losses, plot_warp_error (for snakemake --report)
 from snakemake.utils import min_version
@@ -28,7 +28,6 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/extract.smk"
 include: "workflow/rules/shots.smk"
 include: "workflow/rules/targets.smk"
-include: "workflow/rules/flow.smk"
 include: "workflow/rules/stylize.smk"
 include: "workflow/rules/seams.smk"
 include: "workflow/rules/encode.smk"

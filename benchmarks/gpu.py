@@ -9,8 +9,8 @@ Parts (``--parts`` takes their numbers or the keys in brackets), each under a ti
 
 1. [stream] one stream: a temporal chain's later frames/s at 512x384 with the `default`
    preset's iterations per later frame, the engine's paths side by side (eager, CUDA graphs,
-   fp32/TF32 and bf16, flows precomputed or computed on CPU threads during the run, chains
-   batched, and last the compiled objective in CUDA graphs, which takes minutes to compile);
+   fp32/TF32 and bf16, chains batched (flows computed on CPU threads during the run, as in
+   a stylize job), and last the compiled objective in CUDA graphs, which takes minutes to compile);
 2. [job] a stylize job: whole `painterly stylize-frames` processes on a long shot, its chunk
    as sub-chains advanced in one batch (decode, flows, compiling and writes included);
 3. [first] a shot's first frame (the pyramid) once its levels are warm, alone and batched;
@@ -60,7 +60,6 @@ from video import clip_frames, compare as compare_video, preset_settings, run_ch
 from painterly.device import configure  # noqa: E402
 from painterly.extract import frame_paths  # noqa: E402
 from painterly.io import image_to_tensor, load_image, sha256_file  # noqa: E402
-from painterly.optical_flow import compute_chunk_flows  # noqa: E402
 from painterly.seams import SEAM_FRAMES  # noqa: E402
 from painterly.settings import Settings  # noqa: E402
 from painterly.stylize import Stylizer, network_for  # noqa: E402
@@ -191,8 +190,6 @@ class Bench:
         self.settings = Settings(size=plan.chain_size, device=args.device).replace(**plan.chain_settings)
         self.style = load_image(args.style)
         self.frames = clip_frames(args.video, work / "frames", plan.chain_size, plan.clip_frames)
-        self.flow_dir = work / "flows"
-        compute_chunk_flows(self.frames, self.flow_dir)
         self.vgg = network_for(self.settings)
         self.targets = Stylizer(self.settings, self.vgg).targets([self.style])
         self.height, self.width = self.frame_batch(1).shape[-2:]
@@ -242,28 +239,26 @@ def stylizer_for(bench: Bench, settings: Settings, path: dict) -> Stylizer:
 def chain_throughput(bench: Bench) -> str:
     plan, settings = bench.plan, bench.settings
     bf16 = {"precision": "bf16"}
-    configs = [("eager, fp32/TF32", {}, EAGER, True, 1),
-               ("CUDA graphs, fp32/TF32 (the default path)", {}, GRAPHS, True, 1),
-               ("CUDA graphs, bf16", bf16, GRAPHS, True, 1),
-               ("CUDA graphs, bf16, flows computed on CPU threads during the run", bf16, GRAPHS, False, 1)]
-    configs += [(f"{b} chains batched, CUDA graphs, bf16", bf16, GRAPHS, True, b) for b in plan.batches]
+    configs = [("eager, fp32/TF32", {}, EAGER, 1),
+               ("CUDA graphs, fp32/TF32 (the default path)", {}, GRAPHS, 1),
+               ("CUDA graphs, bf16", bf16, GRAPHS, 1)]
+    configs += [(f"{b} chains batched, CUDA graphs, bf16", bf16, GRAPHS, b) for b in plan.batches]
     # Last: compiling takes minutes (its warm-up column).
-    configs += [("compiled + CUDA graphs, fp32/TF32", {}, COMPILED, True, 1)]
+    configs += [("compiled + CUDA graphs, fp32/TF32", {}, COMPILED, 1)]
     rows = []
-    for index, (label, changes, path, precomputed, chains) in enumerate(configs):
-        def run(label=label, changes=changes, path=path, precomputed=precomputed, chains=chains, index=index):
+    for index, (label, changes, path, chains) in enumerate(configs):
+        def run(label=label, changes=changes, path=path, chains=chains, index=index):
             stylizer = stylizer_for(bench, settings.replace(**changes), path)
             windows = spread_windows(len(bench.frames), plan.chain_frames, chains)
-            flow_dir = bench.flow_dir if precomputed else None
             # Warm-up on each window's first 3 frames: compilation, cuDNN's choice of algorithms
             # for every size, and (graphs) a later frame runs eagerly and the next is captured,
             # so the timed run replays from its second frame on, as a long chunk does.
             warm_start = time.perf_counter()
             run_chains(stylizer, bench.targets, bench.frames, [(first, 3) for first, _ in windows],
-                       bench.out(f"chains{index}-warm"), flow_dir)
+                       bench.out(f"chains{index}-warm"))
             warm = time.perf_counter() - warm_start
             stamps = frame_steps(stylizer, lambda: run_chains(stylizer, bench.targets, bench.frames, windows,
-                                                             bench.out(f"chains{index}"), flow_dir))
+                                                             bench.out(f"chains{index}")))
             later = (stamps[-1] - stamps[1]) / (len(stamps) - 2)
             return [label, chains, stylizer.settings.frame_iterations, warm, stamps[1] - stamps[0], chains / later,
                     chains * plan.chain_frames / (stamps[-1] - stamps[0])]

@@ -21,7 +21,6 @@ and cuts marked.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -37,9 +36,10 @@ from common import add_settings_overrides, device_name, parse_args, print_table,
 from evaluate import Evaluator  # noqa: E402
 from tests.media import workflow_config  # noqa: E402
 
-from painterly.extract import ffmpeg_exe, is_video  # noqa: E402
+from painterly.extract import ffmpeg_exe
+from painterly.io import is_video  # noqa: E402
 from painterly.io import load_image  # noqa: E402
-from painterly.shots import plan_chunks  # noqa: E402
+from painterly.shots import read_chunk_plan  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = Path("/usr/share/doc/opencv-doc/examples/data")
@@ -87,11 +87,10 @@ def warp_errors(root: Path, name: str) -> np.ndarray:
     return np.array([float(line.split("\t")[1]) for line in lines])
 
 
-def borders_and_cuts(root: Path, name: str, chunk: int, seam: int) -> tuple[list[int], list[int]]:
+def borders_and_cuts(root: Path, name: str) -> tuple[list[int], list[int]]:
     """Frame indices where a chunk's own frames begin (after the first), and detected cuts."""
-    shots = json.loads((root / "results" / name / "shots.json").read_text())
-    plan = plan_chunks(shots["frame_count"], shots["cuts"], chunk, seam)
-    return [c.first for c in plan[1:]], shots["cuts"]
+    plan, cuts = read_chunk_plan(root / "results" / name / "chunk_plan.json")
+    return [c.first for c in plan[1:]], cuts
 
 
 def final_frame(root: Path, name: str, index: int) -> Path:
@@ -130,11 +129,11 @@ def main() -> None:
         rows, curves = [], {}
         for name in clips:
             reference = warp_errors(tmp / "one-chain", name).sum()
-            for label, (chunk, seam, _) in variants.items():
+            for label in variants:
                 root = tmp / label.replace(" ", "-")
                 errors = warp_errors(root, name)
-                borders, cuts = borders_and_cuts(root, name, chunk, seam)
-                _, true_cuts = borders_and_cuts(tmp / "chunks+seams", name, args.chunk, args.seam)
+                borders, cuts = borders_and_cuts(root, name)
+                _, true_cuts = borders_and_cuts(tmp / "chunks+seams", name)
                 inner = np.delete(errors, [b - 1 for b in borders + true_cuts if 0 < b <= len(errors)])
                 seams_at = [b - 1 for b in borders if b not in true_cuts]
                 worst = max((errors[i] for i in seams_at), default=float("nan"))

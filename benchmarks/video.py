@@ -88,15 +88,15 @@ def preset_settings(preset: str, **overrides) -> Settings:
     return Settings.from_dict({**preset_values(preset), **overrides})
 
 
-def run_chains(stylizer: Stylizer, targets, frames: list[Path], windows: list[tuple[int, int]], out_dir: Path,
-               flow_dir: Path | None = None) -> list[list[Path]]:
+def run_chains(stylizer: Stylizer, targets, frames: list[Path], windows: list[tuple[int, int]],
+               out_dir: Path) -> list[list[Path]]:
     """Stylize the windows (first, count) of ``frames`` as temporal chains advanced in one
-    batch; chain b writes into ``out_dir/chain{b}``. ``flow_dir`` holds the clip's flows
-    (``compute_chunk_flows`` from frame 0); None: computed on the engine's threads."""
+    batch, flows computed on the engine's threads as in a stylize job; chain b writes into
+    ``out_dir/chain{b}``."""
     chains = []
     for b, (first, count) in enumerate(windows):
         window = frames[first : first + count]
-        chains.append(Chain(window, [out_dir / f"chain{b}" / path.name for path in window], flow_dir, first))
+        chains.append(Chain(window, [out_dir / f"chain{b}" / path.name for path in window]))
     stylize_chains(stylizer, targets, chains, progress=False)
     return [chain.outputs for chain in chains]
 

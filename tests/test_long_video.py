@@ -19,7 +19,7 @@ from painterly.io import load_frame, load_image
 from painterly.metrics import warp_error
 from painterly.seams import cross_fade, final_frames
 from painterly.settings import Settings
-from painterly.shots import Chunk, find_shots, plan_chunks
+from painterly.shots import Chunk, plan_chunks, plan_video, read_chunk_plan
 from painterly.stylize import Stylizer
 
 from .conftest import DATA, REPO
@@ -48,10 +48,13 @@ def test_chunks_border_at_every_cut_and_split_long_shots_evenly():
 def test_a_cut_is_found_where_the_scene_changes(tmp_path):
     write_clip(tmp_path / "clip.mkv", frames=10, audio=False, cut_at=6)
     extract_frames(tmp_path / "clip.mkv", tmp_path / "frames", tmp_path / "meta.json", size=64)
-    assert find_shots(tmp_path / "frames", 0.35, tmp_path / "shots.json") == [6]
+    plan = plan_video(tmp_path / "frames", 0.35, 4, 2, tmp_path / "plan.json")
+    assert plan["cuts"] == [6] and len(plan["explained"]) == 9
+    # The chunks around the cut, written once for every later rule to read.
+    assert read_chunk_plan(tmp_path / "plan.json") == (plan_chunks(10, [6], 4, 2), [6])
     write_clip(tmp_path / "moving.mkv", frames=10, audio=False)  # continuous motion: no cut
     extract_frames(tmp_path / "moving.mkv", tmp_path / "moving", tmp_path / "meta2.json", size=64)
-    assert find_shots(tmp_path / "moving", 0.35, tmp_path / "shots2.json") == []
+    assert plan_video(tmp_path / "moving", 0.35, 4, 2, tmp_path / "plan2.json")["cuts"] == []
 
 
 def chain_warp_error(frames_dir, styled: list) -> list[float]:

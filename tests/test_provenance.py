@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import dataclasses
 import json
 import re
 import subprocess
@@ -12,7 +13,8 @@ from pathlib import Path
 import torch
 
 from painterly.provenance import gather_frame_records, write_frame_record
-from painterly.report import chunk_times, load_plan, plot_losses, plot_warp_error
+from painterly.report import chunk_times, plot_losses, plot_warp_error
+from painterly.shots import plan_chunks, read_chunk_plan
 from painterly.settings import Settings
 
 from .conftest import CONTENT, STYLE
@@ -64,9 +66,10 @@ def test_frame_records_gather_in_frame_order_with_lead_in_marked(tmp_path):
 def planned_video(tmp_path: Path):
     """A 12-frame video with a cut at frame 6: chunks of 4 with 2 seam frames give
     [0, 3) [3, 6) lead-in 2, then [6, 9) [9, 12) lead-in 2 after the cut."""
-    shots = tmp_path / "shots.json"
-    shots.write_text(json.dumps({"frame_count": 12, "cuts": [6], "explained": []}))
-    plan, cuts = load_plan(shots, 4, 2)
+    written = tmp_path / "chunk_plan.json"
+    chunks = [dataclasses.asdict(chunk) for chunk in plan_chunks(12, [6], 4, 2)]
+    written.write_text(json.dumps({"frame_count": 12, "cuts": [6], "chunks": chunks, "explained": []}))
+    plan, cuts = read_chunk_plan(written)
     assert [(c.first, c.end, c.lead_in) for c in plan] == [(0, 3, 0), (3, 6, 2), (6, 9, 0), (9, 12, 2)]
     chunks, benchmarks = [], []
     for index, chunk in enumerate(plan):

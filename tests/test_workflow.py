@@ -93,8 +93,8 @@ def test_first_run_makes_every_output(first_run):
     (targets,) = (workdir / "results/style_targets").glob("style-*.pt")  # one file, shared by both rows
     assert jobs_run(result) == sorted([
         "extract_frames[name=clip]",
-        *[f"{rule}[name=clip, chunk={c}]" for c in ("0000", "0001", "0002") for rule in ("optical_flow", "stylize_frames")],
-        "find_shots[name=clip]", "encode_video[name=clip, suffix=mp4]", "warp_error[name=clip]", "preview[name=clip]",
+        *[f"stylize_frames[name=clip, chunk={c}]" for c in ("0000", "0001", "0002")],
+        "plan_chunks[name=clip]", "encode_video[name=clip, suffix=mp4]", "warp_error[name=clip]", "preview[name=clip]",
         "preview[name=photo]",
         "stylize_image[name=photo]", f"style_targets[key={targets.stem}]",
         *[f"{rule}[name=clip]" for rule in ("provenance", "chunk_times", "plot_losses", "plot_warp_error")],
@@ -121,8 +121,7 @@ def test_changed_source_frames_restylize_only_their_chunk(workspace):
     write_clip(workspace / "clip.mkv", frames=6, changed=(4, 5))  # lossless: frames 0-3 keep their bytes
     result = snakemake(workspace)
     assert jobs_run(result) == sorted([
-        "encode_video[name=clip, suffix=mp4]", "extract_frames[name=clip]", "find_shots[name=clip]",
-        "optical_flow[name=clip, chunk=0002]",
+        "encode_video[name=clip, suffix=mp4]", "extract_frames[name=clip]", "plan_chunks[name=clip]",
         # The preview reruns too: its input, the first frame, was re-extracted.
         "preview[name=clip]", "stylize_frames[name=clip, chunk=0002]", "warp_error[name=clip]",
         # What reads the chunks: the provenance record and the report's tables and plots.
@@ -368,7 +367,6 @@ def test_sheet_columns_and_presets_reach_the_engine(tmp_path):
     log = result.stdout + result.stderr
     video = probe_output(workdir / "results/cut/cut.mp4")
     assert video["frames"] == 4 and video["fps"] == 5  # source frames 2..9, every other one
-    assert not [j for j in jobs_run(result) if j.startswith("optical_flow")]  # temporal: false
     assert '"iterations": 2' in log and '"temporal": false' in log  # the `quick` preset and the column
     (two_styles,) = [t for t in (workdir / "results/style_targets").glob("*.pt") if t.stem.startswith("style+style2-")]
     assert StyleTargets.load(two_styles).meta["key"]["style_blend"] == [0.25, 0.75]

@@ -21,9 +21,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .device import describe_device
-from .errors import PainterlyError
 from .flow import reliable_flow
-from .optical_flow import flow_file, load_flow
 from .io import image_to_tensor, load_image, resize_long_side, save_image
 from .provenance import write_frame_record
 from .settings import Settings
@@ -37,14 +35,10 @@ class Chain:
     """The content frames, in order."""
     outputs: list[Path]
     """Where each result is written."""
-    flow_dir: Path | None = None
-    """Precomputed flows into each frame but the chain's first (``optical_flow`` rule),
-    named by ``first + offset``; None: computed here, on the background threads."""
-    first: int = 0
     previous: torch.Tensor | None = None
     """A chain resumed mid-way: the result (1, 3, H, W) of the frame before ``frames[0]``."""
     before: Path | None = None
-    """... and that frame's content (to compute the flow into ``frames[0]`` without ``flow_dir``)."""
+    """... and that frame's content (to compute the flow into ``frames[0]``)."""
     records: bool = False
     """Write each frame's record (provenance.write_frame_record) beside its output, before
     the image, so every finished frame has one."""
@@ -97,14 +91,8 @@ def _read(chain: Chain, t: int, settings: Settings):
     tensor = image_to_tensor(frame)[0]
     if not settings.temporal or (t == 0 and chain.previous is None):
         return tensor, None
-    if chain.flow_dir is not None:
-        backward, reliable = load_flow(flow_file(chain.flow_dir, chain.first + t))
-    else:
-        before = resize_long_side(load_image(chain.frames[t - 1] if t else chain.before), settings.size)
-        backward, reliable = reliable_flow(np.asarray(frame), np.asarray(before), settings.flow_method)
-    if backward.shape[:2] != tuple(tensor.shape[-2:]):
-        raise PainterlyError(f"{chain.frames[t]}: its flow is {backward.shape[1]}x{backward.shape[0]}, the frame "
-                             f"{tensor.shape[-1]}x{tensor.shape[-2]}; rerun optical_flow")
+    before = resize_long_side(load_image(chain.frames[t - 1] if t else chain.before), settings.size)
+    backward, reliable = reliable_flow(np.asarray(frame), np.asarray(before), settings.flow_method)
     return tensor, (torch.from_numpy(backward), torch.from_numpy(np.ascontiguousarray(reliable))[None])
 
 

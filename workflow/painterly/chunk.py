@@ -33,7 +33,6 @@ import torch
 
 from .chains import Chain, stylize_chains
 from .device import describe_device
-from .extract import frame_index
 from .io import fit_long_side, image_to_tensor, load_image, sha256_file
 from .provenance import frame_record_path, gather_frame_records
 from .seams import LEAD_IN, SEAM_FRAMES, fade
@@ -96,15 +95,14 @@ def split_into_sub_chains(frame_count: int, lead_in: int, sub_chains: int, seam_
     return [dataclasses.replace(parts[0], lead_in=lead_in), *parts[1:]]
 
 
-def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=True, flow_dir=None,
-                   lead_in: int = 0, seam_frames: int = SEAM_FRAMES, compiled: bool = False) -> None:
+def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=True, lead_in: int = 0, seam_frames: int = SEAM_FRAMES, compiled: bool = False) -> None:
     """Stylize consecutive ``frames`` (PNG paths, in order) into ``out_dir``, same names;
     the first ``lead_in`` of them (a chain's run-up, see painterly.seams) into ``out_dir/lead-in``;
     each frame's loss curves and device into ``out_dir/losses.json`` (painterly.provenance).
 
-    ``flow_dir`` holds the chunk's precomputed flows (``optical_flow`` rule); without it,
-    temporal mode computes them here. ``seam_frames``: the lead-in of each sub-chain after
-    the first (frames independent, without temporal mode: none).
+    In temporal mode the flows between the frames are computed here, on the job's CPU
+    threads ahead of the device, and never stored. ``seam_frames``: the lead-in of each
+    sub-chain after the first (frames independent, without temporal mode: none).
     """
     frames, out_dir = [Path(frame) for frame in frames], Path(out_dir)
     partial = out_dir.parent / f".{out_dir.name}.partial"
@@ -126,7 +124,7 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
     _reuse_or_clear(partial, record)
     outputs = [[_output_dir(partial, parts, index, position) / frames[position].name
                 for position in range(part.start, part.end)] for index, part in enumerate(parts)]
-    chains = _unfinished_chains(frames, parts, outputs, flow_dir, settings.temporal)
+    chains = _unfinished_chains(frames, parts, outputs, settings.temporal)
     if chains:
         stylize_chains(stylizer, StyleTargets.load(targets_path), chains, progress)
     _fade_sub_chain_seams(partial, frames, parts)
@@ -149,7 +147,7 @@ def _output_dir(partial: Path, parts: list[Chunk], index: int, position: int) ->
     return partial
 
 
-def _unfinished_chains(frames: list[Path], parts: list[Chunk], outputs: list[list[Path]], flow_dir,
+def _unfinished_chains(frames: list[Path], parts: list[Chunk], outputs: list[list[Path]],
                        temporal: bool) -> list[Chain]:
     """The sub-chains from the last step all of them had finished (0: a fresh job), each
     continuing from its own result of the step before."""
@@ -161,7 +159,7 @@ def _unfinished_chains(frames: list[Path], parts: list[Chunk], outputs: list[lis
             resumed = {}
             if done and temporal:
                 resumed = dict(previous=image_to_tensor(load_image(paths[done - 1])), before=own[done - 1])
-            chains.append(Chain(own[done:], paths[done:], flow_dir, frame_index(own[done]), records=True, **resumed))
+            chains.append(Chain(own[done:], paths[done:], records=True, **resumed))
     return chains
 
 

@@ -189,14 +189,7 @@ def _run_stylize_frames(args) -> None:
     from .chunk import stylize_frames
 
     torch.set_num_threads(args.threads)
-    stylize_frames(args.frames, args.targets, args.output, settings_from_args(args), not args.quiet, args.flows,
-                   args.lead_in, args.seam_frames, args.compile)
-
-
-def _run_optical_flow(args) -> None:
-    from .optical_flow import compute_chunk_flows
-
-    compute_chunk_flows(args.frames, args.output, args.method)
+    stylize_frames(args.frames, args.targets, args.output, settings_from_args(args), not args.quiet, args.lead_in, args.seam_frames, args.compile)
 
 
 def _run_warp_error(args) -> None:
@@ -207,10 +200,10 @@ def _run_warp_error(args) -> None:
     write_warp_error_table(args.frames_dir, final_frames(args.stylized, args.seams), args.output)
 
 
-def _run_find_shots(args) -> None:
-    from .shots import find_shots
+def _run_plan_chunks(args) -> None:
+    from .shots import plan_video
 
-    find_shots(args.frames_dir, args.threshold, args.output)
+    plan_video(args.frames_dir, args.threshold, args.chunk_frames, args.seam_frames, args.output)
 
 
 def _run_seam(args) -> None:
@@ -241,9 +234,9 @@ def _run_provenance(args) -> None:
 
 
 def _plan(args):
-    from .report import load_plan
+    from .shots import read_chunk_plan
 
-    return load_plan(args.shots, args.chunk_frames, args.seam_frames)
+    return read_chunk_plan(args.plan)
 
 
 def _run_chunk_times(args) -> None:
@@ -265,10 +258,7 @@ def _run_plot_warp_error(args) -> None:
 
 
 def _add_plan_arguments(parser) -> None:
-    """How the workflow planned a video's chunks (painterly.shots.plan_chunks), to mark them."""
-    parser.add_argument("--shots", required=True, help="the video's shots.json (find-shots)")
-    parser.add_argument("--chunk-frames", type=int, required=True, help="config.yaml's chunk_frames")
-    parser.add_argument("--seam-frames", type=int, required=True, help="config.yaml's seam_frames")
+    parser.add_argument("--plan", required=True, help="the video's chunk_plan.json (plan-chunks), to mark its chunks")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -322,17 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
     chunk.add_argument("-o", "--output", required=True, help="directory to write")
     chunk.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
     chunk.add_argument("--settings", default=None, help="JSON object of settings")
-    chunk.add_argument("--flows", default=None, help="the chunk's optical flow directory (temporal mode)")
     chunk.add_argument("--compile", action="store_true",
                        help="torch.compile the objective: later frames ~1.3x faster on a GPU, minutes to compile")
     chunk.add_argument("--quiet", action="store_true")
     chunk.set_defaults(run=_run_stylize_frames)
-
-    flows = commands.add_parser("optical-flow", help="(workflow) flows into each frame of a chunk", formatter_class=formatter)
-    flows.add_argument("frames", nargs="+", help="the chunk's consecutive frames, in order")
-    flows.add_argument("--method", default="dis", help="dis, farneback, or a local RAFT state dict (.pth)")
-    flows.add_argument("-o", "--output", required=True, help="directory to write")
-    flows.set_defaults(run=_run_optical_flow)
 
     metric = commands.add_parser("warp-error", help="(workflow) temporal consistency of a stylized video", formatter_class=formatter)
     metric.add_argument("frames_dir", help="the input frames")
@@ -341,11 +324,14 @@ def build_parser() -> argparse.ArgumentParser:
     metric.add_argument("-o", "--output", required=True, help="TSV table to write")
     metric.set_defaults(run=_run_warp_error)
 
-    shots = commands.add_parser("find-shots", help="(workflow) where a video's shots begin", formatter_class=formatter)
-    shots.add_argument("frames_dir")
-    shots.add_argument("--threshold", type=float, required=True, help="a cut where fewer pixels than this are explained")
-    shots.add_argument("-o", "--output", required=True, help="JSON file to write")
-    shots.set_defaults(run=_run_find_shots)
+    plan = commands.add_parser("plan-chunks", help="(workflow) a video's cuts and the chunks around them",
+                               formatter_class=formatter)
+    plan.add_argument("frames_dir")
+    plan.add_argument("--threshold", type=float, required=True, help="a cut where fewer pixels than this are explained")
+    plan.add_argument("--chunk-frames", type=int, required=True, help="config.yaml's chunk_frames")
+    plan.add_argument("--seam-frames", type=int, required=True, help="config.yaml's seam_frames")
+    plan.add_argument("-o", "--output", required=True, help="JSON file to write")
+    plan.set_defaults(run=_run_plan_chunks)
 
     seam = commands.add_parser("seam", help="(workflow) cross-fade a chunk's lead-in into the chunk before", formatter_class=formatter)
     seam.add_argument("earlier", help="the earlier chunk's directory")

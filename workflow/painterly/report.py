@@ -2,13 +2,11 @@
 
 Each reads what the workflow already wrote -- Snakemake's ``benchmark:`` files, the
 chunks' loss records (painterly.provenance), the warp error table, the cuts -- and marks
-chunk borders where painterly.shots.plan_chunks put them, from the same shots file and
-chunk settings the workflow used.
+chunk borders where the video's chunk plan (painterly.shots.plan_video) put them.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -22,7 +20,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .io import atomic_path
 from .provenance import read_chunk_record
-from .shots import Chunk, plan_chunks
+from .shots import Chunk
 
 # Figures are drawn through matplotlib.figure.Figure, not pyplot: Agg and SVG canvases
 # only, no display and no global figure list, whatever the job's environment.
@@ -31,12 +29,6 @@ matplotlib.rcParams["svg.hashsalt"] = "painterly"
 # Text as text, not outlines: smaller files, and the words stay searchable.
 matplotlib.rcParams["svg.fonttype"] = "none"
 CUT_COLOR, BORDER_COLOR, SEAM_COLOR = "tab:red", "0.45", "0.88"
-
-
-def load_plan(shots_path, chunk_frames: int, seam_frames: int) -> tuple[list[Chunk], list[int]]:
-    """The chunks the workflow planned for a video, and its cuts."""
-    shots = json.loads(Path(shots_path).read_text())
-    return plan_chunks(shots["frame_count"], shots["cuts"], chunk_frames, seam_frames), shots["cuts"]
 
 
 def chunk_times(benchmarks, chunk_dirs, plan: list[Chunk], output) -> None:

@@ -10,12 +10,12 @@ the ``seam`` step cross-fades the two chains over those frames (painterly.seams)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 # Frames are compared at this long side: cuts are global changes, and DIS is ~1 ms here.
@@ -27,6 +27,8 @@ MATCH_LEVELS = 24
 def explained_fraction(previous: np.ndarray, frame: np.ndarray) -> float:
     """The fraction of ``frame``'s pixels that ``previous`` (RGB uint8), warped onto it by
     DIS optical flow, reproduces: near 1 within a shot, low across a cut."""
+    import cv2  # here: the workflow imports this module (plan_chunks) while Snakemake parses
+
     from .flow import warp
 
     scale = CUT_PROBE_SIZE / max(frame.shape[:2])
@@ -37,24 +39,6 @@ def explained_fraction(previous: np.ndarray, frame: np.ndarray) -> float:
     backward = solver.calc(a, b, None)
     difference = np.abs(warp(b, backward).astype(np.int16) - a.astype(np.int16))
     return float((difference <= MATCH_LEVELS).mean())
-
-
-def find_shots(frames_dir, threshold: float, output) -> list[int]:
-    """Cuts of the extracted frames in ``frames_dir``: frames whose explained fraction is
-    below ``threshold`` (0 finds none). Writes them, and every pair's fraction, as JSON."""
-    from .io import atomic_path, load_frame
-
-    frames = sorted(Path(frames_dir).glob("*.png"))
-    explained, previous = [], None
-    for path in frames:
-        frame = load_frame(path)
-        if previous is not None:
-            explained.append(round(explained_fraction(previous, frame), 4))
-        previous = frame
-    cuts = [t + 1 for t, fraction in enumerate(explained) if fraction < threshold]
-    with atomic_path(output) as tmp:
-        tmp.write_text(json.dumps({"frame_count": len(frames), "cuts": cuts, "explained": explained}) + "\n")
-    return cuts
 
 
 @dataclass(frozen=True)
@@ -88,3 +72,32 @@ def split_evenly(start: int, end: int, parts: int, overlap: int) -> list[Chunk]:
     the first with a lead-in of ``overlap`` frames (never reaching back before ``start``)."""
     borders = [start + round(i * (end - start) / parts) for i in range(parts + 1)]
     return [Chunk(first, last, min(overlap, first - start)) for first, last in zip(borders, borders[1:])]
+
+
+def plan_video(frames_dir, threshold: float, chunk_frames: int, seam_frames: int, output) -> dict:
+    """The video's chunk plan, written once to ``output`` (JSON) for every later rule and the
+    report to read: its cuts -- frames of ``frames_dir`` whose explained fraction is below
+    ``threshold`` (0 finds none), every pair's fraction beside them -- and the chunks
+    plan_chunks puts around them."""
+    from .io import atomic_path, load_frame
+
+    frames = sorted(Path(frames_dir).glob("*.png"))
+    explained, previous = [], None
+    for path in frames:
+        frame = load_frame(path)
+        if previous is not None:
+            explained.append(round(explained_fraction(previous, frame), 4))
+        previous = frame
+    cuts = [t + 1 for t, fraction in enumerate(explained) if fraction < threshold]
+    chunks = plan_chunks(len(frames), cuts, chunk_frames, seam_frames)
+    plan = {"frame_count": len(frames), "cuts": cuts, "chunks": [dataclasses.asdict(chunk) for chunk in chunks],
+            "explained": explained}
+    with atomic_path(output) as tmp:
+        tmp.write_text(json.dumps(plan) + "\n")
+    return plan
+
+
+def read_chunk_plan(path) -> tuple[list[Chunk], list[int]]:
+    """A video's chunks and cuts, as plan_video wrote them."""
+    plan = json.loads(Path(path).read_text())
+    return [Chunk(**chunk) for chunk in plan["chunks"]], plan["cuts"]

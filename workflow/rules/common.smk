@@ -19,10 +19,10 @@ from snakemake.utils import validate
 
 from painterly import settings as engine_settings
 from painterly.errors import PainterlyError
-from painterly.extract import is_video
+from painterly.io import is_video
 from painterly.io import check_pixels, load_image
-from painterly.shots import plan_chunks
-from painterly.style_targets import key_digest, targets_key
+from painterly.shots import read_chunk_plan
+from painterly.style_key import key_digest, targets_key
 
 
 def check_config_keys(values, schema, where="config"):
@@ -245,10 +245,14 @@ def extracted(name):
 
 def chunk_plan(name):
     """The video's chunks (painterly.shots): borders at cuts, long shots split evenly."""
-    found = json.loads(
-        Path(checkpoints.find_shots.get(name=name).output[0]).read_text()
-    )
-    return plan_chunks(found["frame_count"], found["cuts"], CHUNK, SEAM)
+    path = checkpoints.plan_chunks.get(name=name).output[0]
+    return plan_file_chunks(path, os.stat(path).st_mtime_ns)
+
+
+@lru_cache
+def plan_file_chunks(path, mtime_ns):
+    """Read once per version of the file: every input function of every chunk asks."""
+    return read_chunk_plan(path)[0]
 
 
 def chunk_ids(name):

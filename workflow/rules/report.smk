@@ -37,7 +37,7 @@ rule chunk_times:
     input:
         benchmarks=chunk_benchmarks,
         chunks=styled_chunks,
-        shots=f"{RESULTS}/{{name}}/shots.json",
+        plan=f"{RESULTS}/{{name}}/chunk_plan.json",
     output:
         report(
             f"{RESULTS}/{{name}}/report/chunk_times.html",
@@ -50,19 +50,16 @@ rule chunk_times:
         f"{RESULTS}/logs/{{name}}/chunk_times.log",
     conda:
         "../../envs/painterly.yaml"
-    params:
-        chunk_frames=CHUNK,
-        seam_frames=SEAM,
     shell:
         "python -m painterly chunk-times --benchmarks {input.benchmarks:q} --chunks {input.chunks:q}"
-        " --shots {input.shots:q} --chunk-frames {params.chunk_frames} --seam-frames {params.seam_frames}"
+        " --plan {input.plan:q}"
         " -o {output:q} > {log:q} 2>&1"
 
 
 rule plot_losses:
     input:
         chunks=styled_chunks,
-        shots=f"{RESULTS}/{{name}}/shots.json",
+        plan=f"{RESULTS}/{{name}}/chunk_plan.json",
     output:
         report(
             f"{RESULTS}/{{name}}/report/losses.svg",
@@ -75,18 +72,15 @@ rule plot_losses:
         f"{RESULTS}/logs/{{name}}/plot_losses.log",
     conda:
         "../../envs/painterly.yaml"
-    params:
-        chunk_frames=CHUNK,
-        seam_frames=SEAM,
     shell:
-        "python -m painterly plot-losses --chunks {input.chunks:q} --shots {input.shots:q}"
-        " --chunk-frames {params.chunk_frames} --seam-frames {params.seam_frames} -o {output:q} > {log:q} 2>&1"
+        "python -m painterly plot-losses --chunks {input.chunks:q} --plan {input.plan:q}"
+        " -o {output:q} > {log:q} 2>&1"
 
 
 rule plot_warp_error:
     input:
         table=f"{RESULTS}/{{name}}/warp_error.tsv",
-        shots=f"{RESULTS}/{{name}}/shots.json",
+        plan=f"{RESULTS}/{{name}}/chunk_plan.json",
     output:
         report(
             f"{RESULTS}/{{name}}/report/warp_error.svg",
@@ -99,9 +93,6 @@ rule plot_warp_error:
         f"{RESULTS}/logs/{{name}}/plot_warp_error.log",
     conda:
         "../../envs/painterly.yaml"
-    params:
-        chunk_frames=CHUNK,
-        seam_frames=SEAM,
     shell:
-        "python -m painterly plot-warp-error {input.table:q} --shots {input.shots:q}"
-        " --chunk-frames {params.chunk_frames} --seam-frames {params.seam_frames} -o {output:q} > {log:q} 2>&1"
+        "python -m painterly plot-warp-error {input.table:q} --plan {input.plan:q}"
+        " -o {output:q} > {log:q} 2>&1"

@@ -2,7 +2,6 @@ rule stylize_frames:
     input:
         frames=chunk_frames,
         targets=style_targets_path,
-        flows=branch(is_temporal_row, then=f"{RESULTS}/{{name}}/flow/{{chunk}}"),
     output:
         directory(f"{RESULTS}/{{name}}/styled/{{chunk}}"),
     log:
@@ -18,13 +17,12 @@ rule stylize_frames:
         runtime=config["stylize"]["runtime"],
     params:
         settings=settings_json,
-        flows=lambda wildcards, input: ["--flows", input.flows] if input.flows else [],
         lead_in=lambda wildcards: chunk_of(wildcards).lead_in,
         seam_frames=SEAM,
     shell:
         "python -m painterly stylize-frames {input.frames:q} --targets {input.targets:q} -o {output:q}"
         " --lead-in {params.lead_in} --seam-frames {params.seam_frames} --threads {threads}"
-        " --settings {params.settings:q} {params.flows:q} --quiet > {log:q} 2>&1"
+        " --settings {params.settings:q} --quiet > {log:q} 2>&1"
 
 
 rule stylize_image:
