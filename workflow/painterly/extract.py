@@ -97,6 +97,13 @@ class _Video:
         while pending:
             yield (heapq.heappop(times) if times else None), pending.popleft()
 
+    def end_ticks(self) -> int:
+        """Where the file ends (its longest stream), in this stream's time base; 0 if unknown."""
+        if self.container.duration is None:
+            return 0
+        end = Fraction(self.container.duration, av.time_base) + self.start
+        return math.floor(end / self.stream.time_base)
+
     def _damaged(self, count: int, cause: str) -> PainterlyError:
         return PainterlyError(f"{self.path}: damaged or cut short after {count} frames ({cause}); {FIX_DAMAGED}")
 
@@ -227,6 +234,10 @@ def extract_frames(source, frames_dir, meta_path, size: int, fps: float | None =
             image = Image.fromarray(np.ascontiguousarray(picture)).resize((width, height), Image.Resampling.LANCZOS)
             image.save(tmp / FRAME_PATTERN.format(len(kept)), optimize=False)
             kept.append(pts)
+        if end is None or decoded < end:
+            # Read to the end: the last picture shows until the file ends, as players hold it
+            # while the sound plays on (its own duration is often a default 1/25 s).
+            end_pts = max(end_pts, video.end_ticks())
         if not kept:
             if decoded == 0:
                 raise PainterlyError(f"{source}: its video stream has no picture that decodes; {FIX_DAMAGED}")

@@ -14,9 +14,7 @@ import cv2
 import numpy as np
 
 from .errors import PainterlyError
-
-METHODS = ("dis", "farneback")
-
+from .settings import FLOW_METHODS
 
 def _gray(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
@@ -35,7 +33,7 @@ def flow(a: np.ndarray, b: np.ndarray, method: str = "dis") -> np.ndarray:
         return solver.calc(_gray(a), _gray(b), None)
     if method == "farneback":
         return cv2.calcOpticalFlowFarneback(_gray(a), _gray(b), None, 0.5, 4, 15, 3, 5, 1.2, 0)
-    raise PainterlyError(f"unknown flow method {method!r}; use {', '.join(METHODS)} or a RAFT .pth file")
+    raise PainterlyError(f"unknown flow method {method!r}; use {', '.join(FLOW_METHODS)} or a RAFT .pth file")
 
 
 @functools.lru_cache(maxsize=2)

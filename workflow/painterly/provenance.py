@@ -12,7 +12,7 @@ Two records:
   killed job keeps those of its finished frames) and gathered into one file when the
   chunk is done; its name keeps it out of the ``*.png`` glob that seams and encoding read.
 
-Importing this module needs no torch (the report rules' environment has none).
+Importing this module imports no torch: the report's and encoding's jobs need none.
 """
 
 from __future__ import annotations

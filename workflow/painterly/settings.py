@@ -90,11 +90,6 @@ class Settings:
             check_name(key)
         return cls(**values)
 
-    @classmethod
-    def from_text(cls, values: dict[str, str]) -> "Settings":
-        """Settings from text (a sheet's cells, a command line): see ``parse``."""
-        return cls.from_dict({name: parse(name, text) for name, text in values.items()})
-
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 

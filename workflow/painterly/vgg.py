@@ -68,7 +68,6 @@ def _layer_table():
 
 
 LAYER_INDEX, CONV_LAYERS, CONV_SHAPES = _layer_table()
-LAYER_NAMES = tuple(LAYER_INDEX)
 
 
 @dataclass(frozen=True)
