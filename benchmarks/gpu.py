@@ -11,7 +11,7 @@ Parts (``--parts`` takes their numbers or the keys in brackets), each under a ti
    preset's iterations per later frame, the engine's paths side by side (eager, CUDA graphs,
    fp32/TF32 and bf16, chains batched (flows computed on CPU threads during the run, as in
    a stylize job), and last the compiled objective in CUDA graphs, which takes minutes to compile);
-2. [job] a stylize job: whole `painterly stylize-frames` processes on a long shot, its chunk
+2. [job] a stylize job: whole `python -m painterly.jobs stylize-frames` processes on a long shot, its chunk
    as sub-chains advanced in one batch (decode, flows, compiling and writes included);
 3. [first] a shot's first frame (the pyramid) once its levels are warm, alone and batched;
 4. [roofline] milliseconds per iteration against the FLOP roofline (conv FLOPs counted by
@@ -322,7 +322,7 @@ def job_throughput(bench: Bench) -> str:
         def run(index=index, job_settings=job_settings, label=label, options=options):
             out = bench.work / f"job{index}"
             seconds = timed_command(
-                [sys.executable, "-m", "painterly", "stylize-frames", *map(str, frames), "--targets", str(targets),
+                [sys.executable, "-m", "painterly.jobs", "stylize-frames", *map(str, frames), "--targets", str(targets),
                  "-o", str(out), "--seam-frames", str(SEAM_FRAMES), "--threads", "4", "--quiet",
                  "--settings", json.dumps(job_settings.to_dict()), *options],
                 env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache)})
@@ -334,7 +334,7 @@ def job_throughput(bench: Bench) -> str:
     table = print_table(["job", "frames", "sub-chains", "wall s (whole process)", "frames/s"], rows)
     verdict = goal_line(f"A job fills the GPU (>= {bench.args.job_fps:g} frames/s over the whole job)", rows, 4,
                         bench.args.job_fps, " frames/s")
-    return (f"`python -m painterly stylize-frames` on {len(frames)} frames at {bench.width}x{bench.height} (the "
+    return (f"`python -m painterly.jobs stylize-frames` on {len(frames)} frames at {bench.width}x{bench.height} (the "
             f"bundled clip played back and forth: one long shot), `default` preset at {settings.size} px "
             f"({settings.iterations} iterations for each sub-chain's first frame, {settings.frame_iterations} per "
             f"later frame), seams of {SEAM_FRAMES} frames between sub-chains, flows computed inside the job. Wall "
@@ -536,7 +536,7 @@ def reproducibility(bench: Bench) -> str:
                 out = bench.work / f"repro-{deterministic}-{attempt}"
                 job = settings.replace(deterministic=deterministic)
                 seconds.append(timed_command(
-                    [sys.executable, "-m", "painterly", "stylize-frames", *map(str, frames), "--targets",
+                    [sys.executable, "-m", "painterly.jobs", "stylize-frames", *map(str, frames), "--targets",
                      str(targets), "-o", str(out), "--quiet", "--settings", json.dumps(job.to_dict())]))
                 digests.append([sha256_file(path) for path in sorted(out.glob("*.png"))])
             same = sum(a == b for a, b in zip(*digests))
@@ -567,7 +567,7 @@ def reproducibility(bench: Bench) -> str:
     if all(speed):
         cost = (f"\n\nLater frames/s in one process (CUDA graphs, bf16, no early stop): "
                 f"{speed[0]:.3g} deterministic, {speed[1]:.3g} not: deterministic costs {speed[1] / speed[0]:.2f}x.")
-    return (f"`python -m painterly stylize-frames` on the first {len(frames)} frames at {bench.width}x{bench.height}, "
+    return (f"`python -m painterly.jobs stylize-frames` on the first {len(frames)} frames at {bench.width}x{bench.height}, "
             f"bf16, twice per setting."
             f"\n\n{table}{cost}")
 

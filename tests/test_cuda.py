@@ -178,7 +178,7 @@ def test_deterministic_runs_in_two_processes_give_the_same_bytes(tmp_path, clip)
     digests = []
     for attempt in range(2):
         out = tmp_path / f"run{attempt}"
-        command = [sys.executable, "-m", "painterly", "stylize-frames", *map(str, clip[:3]), "--targets",
+        command = [sys.executable, "-m", "painterly.jobs", "stylize-frames", *map(str, clip[:3]), "--targets",
                    str(targets), "-o", str(out), "--quiet", "--settings", json.dumps(settings.to_dict())]
         result = subprocess.run(command, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stderr[-3000:]

@@ -142,7 +142,7 @@ def test_a_killed_chunk_resumes_from_its_last_frame_byte_identical(tmp_path, tar
     write_clip(tmp_path / "clip.mkv", frames=8, audio=False)
     extract_frames(tmp_path / "clip.mkv", tmp_path / "frames", tmp_path / "meta.json", size=48)
     frames = [str(p) for p in frame_paths(tmp_path / "frames", 0, 8)]
-    command = [sys.executable, "-m", "painterly", "stylize-frames", *frames, "--targets", str(targets),
+    command = [sys.executable, "-m", "painterly.jobs", "stylize-frames", *frames, "--targets", str(targets),
                "--settings", json.dumps(SETTINGS.replace(sub_chains=sub_chains).to_dict()), "--threads", "1",
                "--seam-frames", "2", "--quiet", "-o"]
     subprocess.run([*command, str(tmp_path / "whole")], check=True)

@@ -1,4 +1,6 @@
-"""Command line: ``painterly image``/``video`` for people, the rest for the workflow's rules."""
+"""Command line: ``painterly image``, ``video`` and ``targets``, the commands people type.
+
+The workflow's rules run their jobs through painterly.jobs."""
 
 from __future__ import annotations
 
@@ -177,93 +179,7 @@ def _run_video(args) -> None:
     run_video(args.input, args.styles, args.output, overrides, cores=args.cores, preset=args.preset)
 
 
-def _run_extract_frames(args) -> None:
-    from .extract import extract_frames
-
-    extract_frames(args.video, args.frames_dir, args.meta, args.size, args.fps, args.start, args.end)
-
-
-def _run_stylize_frames(args) -> None:
-    import torch
-
-    from .chunk import stylize_frames
-
-    torch.set_num_threads(args.threads)
-    stylize_frames(args.frames, args.targets, args.output, settings_from_args(args), not args.quiet, args.lead_in, args.seam_frames, args.compile)
-
-
-def _run_warp_error(args) -> None:
-    from .metrics import write_warp_error_table
-
-    from .seams import final_frames
-
-    write_warp_error_table(args.frames_dir, final_frames(args.stylized, args.seams), args.output)
-
-
-def _run_plan_chunks(args) -> None:
-    from .shots import plan_video
-
-    plan_video(args.frames_dir, args.threshold, args.chunk_frames, args.seam_frames, args.output)
-
-
-def _run_seam(args) -> None:
-    from .seams import cross_fade
-
-    cross_fade(args.earlier, args.later, args.output)
-
-
-def _run_encode(args) -> None:
-    from .encode import encode_video
-    from .seams import final_frames
-
-    encode_video(final_frames(args.chunks, args.seams), args.meta, args.output, args.audio)
-
-
-def _run_preview(args) -> None:
-    from .preview import side_by_side
-
-    side_by_side(args.content, args.stylized, args.output)
-
-
-def _run_provenance(args) -> None:
-    from .provenance import write_video_sidecar
-
-    write_video_sidecar(args.output, source=args.input, styles=args.styles,
-                        settings=Settings.from_dict(json.loads(args.settings)).to_dict(), chunk_dirs=args.chunks,
-                        benchmarks=args.benchmarks, workflow=json.loads(args.workflow))
-
-
-def _plan(args):
-    from .shots import read_chunk_plan
-
-    return read_chunk_plan(args.plan)
-
-
-def _run_chunk_times(args) -> None:
-    from .report import chunk_times
-
-    chunk_times(args.benchmarks, args.chunks, _plan(args)[0], args.output)
-
-
-def _run_plot_losses(args) -> None:
-    from .report import plot_losses
-
-    plot_losses(args.chunks, *_plan(args), args.output)
-
-
-def _run_plot_warp_error(args) -> None:
-    from .report import plot_warp_error
-
-    plot_warp_error(args.table, *_plan(args), args.output)
-
-
-def _add_plan_arguments(parser) -> None:
-    parser.add_argument("--plan", required=True, help="the video's chunk_plan.json (plan-chunks), to mark its chunks")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from .seams import SEAM_FRAMES
-
     parser = argparse.ArgumentParser(prog="painterly", description="Neural style transfer (Gatys et al.) on VGG-19.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     formatter = HelpFormatter
@@ -293,103 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting_flags(targets, [*TARGET_FIELDS, "device", "precision"])
     targets.set_defaults(run=_run_targets)
 
-    extract = commands.add_parser("extract-frames", help="(workflow) decode a video into PNG frames", formatter_class=formatter)
-    extract.add_argument("video")
-    extract.add_argument("--frames-dir", required=True)
-    extract.add_argument("--meta", required=True, help="JSON metadata file to write")
-    extract.add_argument("--size", type=int, required=True, help="long side of the frames")
-    extract.add_argument("--fps", type=float, default=None, help="subsample to this rate")
-    extract.add_argument("--start", type=int, default=0, help="first source frame")
-    extract.add_argument("--end", type=int, default=None, help="source frame to stop before")
-    extract.set_defaults(run=_run_extract_frames)
-
-    chunk = commands.add_parser("stylize-frames", help="(workflow) stylize a run of frames in one process", formatter_class=formatter)
-    chunk.add_argument("frames", nargs="+", help="the chunk's consecutive frames, in order")
-    chunk.add_argument("--lead-in", type=int, default=0, help="the first N frames are a run-up, written to lead-in/")
-    chunk.add_argument("--seam-frames", type=int, default=SEAM_FRAMES,
-                       help="config.yaml's seam_frames: the lead-in of each sub-chain after the first (sub_chains)")
-    chunk.add_argument("--targets", required=True)
-    chunk.add_argument("-o", "--output", required=True, help="directory to write")
-    chunk.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
-    chunk.add_argument("--settings", default=None, help="JSON object of settings")
-    chunk.add_argument("--compile", action="store_true",
-                       help="torch.compile the objective: later frames ~1.3x faster on a GPU, minutes to compile")
-    chunk.add_argument("--quiet", action="store_true")
-    chunk.set_defaults(run=_run_stylize_frames)
-
-    metric = commands.add_parser("warp-error", help="(workflow) temporal consistency of a stylized video", formatter_class=formatter)
-    metric.add_argument("frames_dir", help="the input frames")
-    metric.add_argument("stylized", nargs="+", help="the chunks' directories of stylized frames")
-    metric.add_argument("--seams", nargs="*", default=[], help="the seams' directories of cross-faded frames")
-    metric.add_argument("-o", "--output", required=True, help="TSV table to write")
-    metric.set_defaults(run=_run_warp_error)
-
-    plan = commands.add_parser("plan-chunks", help="(workflow) a video's cuts and the chunks around them",
-                               formatter_class=formatter)
-    plan.add_argument("frames_dir")
-    plan.add_argument("--threshold", type=float, required=True, help="a cut where fewer pixels than this are explained")
-    plan.add_argument("--chunk-frames", type=int, required=True, help="config.yaml's chunk_frames")
-    plan.add_argument("--seam-frames", type=int, required=True, help="config.yaml's seam_frames")
-    plan.add_argument("-o", "--output", required=True, help="JSON file to write")
-    plan.set_defaults(run=_run_plan_chunks)
-
-    seam = commands.add_parser("seam", help="(workflow) cross-fade a chunk's lead-in into the chunk before", formatter_class=formatter)
-    seam.add_argument("earlier", help="the earlier chunk's directory")
-    seam.add_argument("later", help="the later chunk's directory (with lead-in/)")
-    seam.add_argument("-o", "--output", required=True, help="directory to write")
-    seam.set_defaults(run=_run_seam)
-
-    encode = commands.add_parser("encode", help="(workflow) encode stylized frames to a video", formatter_class=formatter)
-    encode.add_argument("chunks", nargs="+", help="the chunks' directories of stylized frames")
-    encode.add_argument("--seams", nargs="*", default=[], help="the seams' directories of cross-faded frames")
-    encode.add_argument("--meta", required=True)
-    encode.add_argument("--audio", default=None, help="source whose audio to mux back")
-    encode.add_argument("-o", "--output", required=True, help="video to write; its suffix (.mp4, .mov, .webm, .gif) picks the format")
-    encode.set_defaults(run=_run_encode)
-
-    preview = commands.add_parser("preview", help="(workflow) side-by-side still", formatter_class=formatter)
-    preview.add_argument("content")
-    preview.add_argument("stylized")
-    preview.add_argument("-o", "--output", required=True)
-    preview.set_defaults(run=_run_preview)
-
-    record = commands.add_parser("provenance", help="(workflow) a stylized video's provenance sidecar",
-                                 formatter_class=formatter)
-    record.add_argument("input", help="the source video")
-    record.add_argument("styles", nargs="+", metavar="style", help="the style images")
-    record.add_argument("--settings", required=True, help="JSON object of the row's settings")
-    record.add_argument("--chunks", nargs="+", required=True, help="the chunks' directories of stylized frames")
-    record.add_argument("--benchmarks", nargs="+", required=True, help="the stylize jobs' benchmark files")
-    record.add_argument("--workflow", required=True, help="JSON object of the workflow settings that shaped the video")
-    record.add_argument("-o", "--output", required=True, help="JSON file to write")
-    record.set_defaults(run=_run_provenance)
-
-    times = commands.add_parser("chunk-times", help="(workflow) table of a video's stylize jobs",
-                                formatter_class=formatter)
-    times.add_argument("--benchmarks", nargs="+", required=True, help="the stylize jobs' benchmark files, in order")
-    times.add_argument("--chunks", nargs="+", required=True, help="the chunks' directories, in the same order")
-    _add_plan_arguments(times)
-    times.add_argument("-o", "--output", required=True, help="HTML file to write")
-    times.set_defaults(run=_run_chunk_times)
-
-    losses = commands.add_parser("plot-losses", help="(workflow) plot a video's per-frame loss curves",
-                                 formatter_class=formatter)
-    losses.add_argument("--chunks", nargs="+", required=True, help="the chunks' directories, in order")
-    _add_plan_arguments(losses)
-    losses.add_argument("-o", "--output", required=True, help="plot to write (.svg, .png)")
-    losses.set_defaults(run=_run_plot_losses)
-
-    warp = commands.add_parser("plot-warp-error", help="(workflow) plot a video's warp error per frame pair",
-                               formatter_class=formatter)
-    warp.add_argument("table", help="the video's warp_error.tsv")
-    _add_plan_arguments(warp)
-    warp.add_argument("-o", "--output", required=True, help="plot to write (.svg, .png)")
-    warp.set_defaults(run=_run_plot_warp_error)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run a command of ``parser`` (the user's commands unless given): a PainterlyError is
+    one line on stderr and exit status 2, never a traceback."""
+    args = (parser or build_parser()).parse_args(argv)
     warnings.formatwarning = lambda message, category, *rest: f"painterly: warning: {message}\n"
     try:
         args.run(args)

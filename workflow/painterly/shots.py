@@ -81,7 +81,11 @@ def plan_video(frames_dir, threshold: float, chunk_frames: int, seam_frames: int
     plan_chunks puts around them."""
     from .io import atomic_path, load_frame
 
+    from .errors import PainterlyError
+
     frames = sorted(Path(frames_dir).glob("*.png"))
+    if not frames:
+        raise PainterlyError(f"{frames_dir}: no extracted frames (*.png) to plan; rerun extract_frames")
     explained, previous = [], None
     for path in frames:
         frame = load_frame(path)

@@ -22,5 +22,5 @@ rule encode_video:
     conda:
         "../../envs/painterly.yaml"
     shell:
-        "python -m painterly encode {input.chunks:q} --seams {input.seams:q} --meta {input.meta:q} --audio {input.source:q}"
+        "python -m painterly.jobs encode {input.chunks:q} --seams {input.seams:q} --meta {input.meta:q} --audio {input.source:q}"
         " -o {output:q} > {log:q} 2>&1"

@@ -11,5 +11,5 @@ checkpoint extract_frames:
     params:
         extraction=extraction_args,
     shell:
-        "python -m painterly extract-frames {input:q} --frames-dir {output.frames:q} --meta {output.meta:q}"
+        "python -m painterly.jobs extract-frames {input:q} --frames-dir {output.frames:q} --meta {output.meta:q}"
         " {params.extraction:q} > {log:q} 2>&1"

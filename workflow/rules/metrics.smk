@@ -16,4 +16,4 @@ rule warp_error:
     conda:
         "../../envs/painterly.yaml"
     shell:
-        "python -m painterly warp-error {input.frames:q} {input.stylized:q} --seams {input.seams:q} -o {output:q} > {log:q} 2>&1"
+        "python -m painterly.jobs warp-error {input.frames:q} {input.stylized:q} --seams {input.seams:q} -o {output:q} > {log:q} 2>&1"

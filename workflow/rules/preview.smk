@@ -19,4 +19,4 @@ rule preview:
     conda:
         "../../envs/painterly.yaml"
     shell:
-        "python -m painterly preview {input.content:q} {input.stylized:q} -o {output:q} > {log:q} 2>&1"
+        "python -m painterly.jobs preview {input.content:q} {input.stylized:q} -o {output:q} > {log:q} 2>&1"

@@ -28,7 +28,7 @@ rule provenance:
         settings=settings_json,
         workflow=video_workflow_json,
     shell:
-        "python -m painterly provenance {input.source:q} {input.styles:q} --settings {params.settings:q}"
+        "python -m painterly.jobs provenance {input.source:q} {input.styles:q} --settings {params.settings:q}"
         " --chunks {input.chunks:q} --benchmarks {input.benchmarks:q} --workflow {params.workflow:q}"
         " -o {output:q} > {log:q} 2>&1"
 
@@ -51,7 +51,7 @@ rule chunk_times:
     conda:
         "../../envs/painterly.yaml"
     shell:
-        "python -m painterly chunk-times --benchmarks {input.benchmarks:q} --chunks {input.chunks:q}"
+        "python -m painterly.jobs chunk-times --benchmarks {input.benchmarks:q} --chunks {input.chunks:q}"
         " --plan {input.plan:q}"
         " -o {output:q} > {log:q} 2>&1"
 
@@ -73,7 +73,7 @@ rule plot_losses:
     conda:
         "../../envs/painterly.yaml"
     shell:
-        "python -m painterly plot-losses --chunks {input.chunks:q} --plan {input.plan:q}"
+        "python -m painterly.jobs plot-losses --chunks {input.chunks:q} --plan {input.plan:q}"
         " -o {output:q} > {log:q} 2>&1"
 
 
@@ -94,5 +94,5 @@ rule plot_warp_error:
     conda:
         "../../envs/painterly.yaml"
     shell:
-        "python -m painterly plot-warp-error {input.table:q} --plan {input.plan:q}"
+        "python -m painterly.jobs plot-warp-error {input.table:q} --plan {input.plan:q}"
         " -o {output:q} > {log:q} 2>&1"

@@ -9,4 +9,4 @@ rule seam:
     conda:
         "../../envs/painterly.yaml"
     shell:
-        "python -m painterly seam {input.earlier:q} {input.later:q} -o {output:q} > {log:q} 2>&1"
+        "python -m painterly.jobs seam {input.earlier:q} {input.later:q} -o {output:q} > {log:q} 2>&1"

@@ -12,5 +12,5 @@ checkpoint plan_chunks:
         chunk_frames=CHUNK,
         seam_frames=SEAM,
     shell:
-        "python -m painterly plan-chunks {input.frames:q} --threshold {params.threshold}"
+        "python -m painterly.jobs plan-chunks {input.frames:q} --threshold {params.threshold}"
         " --chunk-frames {params.chunk_frames} --seam-frames {params.seam_frames} -o {output:q} > {log:q} 2>&1"

@@ -20,7 +20,7 @@ rule stylize_frames:
         lead_in=lambda wildcards: chunk_of(wildcards).lead_in,
         seam_frames=SEAM,
     shell:
-        "python -m painterly stylize-frames {input.frames:q} --targets {input.targets:q} -o {output:q}"
+        "python -m painterly.jobs stylize-frames {input.frames:q} --targets {input.targets:q} -o {output:q}"
         " --lead-in {params.lead_in} --seam-frames {params.seam_frames} --threads {threads}"
         " --settings {params.settings:q} --quiet > {log:q} 2>&1"
 
