@@ -56,6 +56,20 @@ def test_video_help_shows_the_preset_a_video_run_takes():
     assert all(text.count("(default:") <= 1 for text in options.values())
 
 
+def test_painterly_offers_people_their_commands_and_the_rules_run_jobs_that_exist():
+    from painterly import jobs
+    from painterly.cli import build_parser
+
+    def commands(parser) -> set[str]:
+        return set(parser._subparsers._group_actions[0].choices)
+
+    assert commands(build_parser()) == {"image", "video", "targets"}
+    rules = "".join(path.read_text() for path in (REPO / "workflow/rules").glob("*.smk"))
+    asked = set(re.findall(r"python -m painterly\.jobs ([\w-]+)", rules))
+    assert asked and asked == commands(jobs.build_parser())
+    assert set(re.findall(r"python -m painterly ([\w-]+)", rules)) <= commands(build_parser())
+
+
 def test_image_writes_output_of_requested_size(tmp_path):
     out = tmp_path / "out.png"
     assert run("image", CONTENT, STYLE, "-o", out, *TINY) == 0
