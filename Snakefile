@@ -25,6 +25,8 @@ wildcard_constraints:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/inputs.smk"
+include: "workflow/rules/run_lock.smk"
 include: "workflow/rules/extract.smk"
 include: "workflow/rules/shots.smk"
 include: "workflow/rules/targets.smk"

@@ -1,11 +1,8 @@
-# Validation of config and sheet, and the input functions every rule file uses.
-import contextlib
+# The config and the jobs sheet, checked before any job runs, and each row's settings and
+# style key (inputs.smk holds the input functions, run_lock.smk the run's lock).
 import csv
 import difflib
-import fcntl
 import json
-import math
-import os
 import re
 import shlex
 from functools import lru_cache
@@ -19,9 +16,7 @@ from snakemake.utils import validate
 
 from painterly import settings as engine_settings
 from painterly.errors import PainterlyError
-from painterly.io import is_video
-from painterly.io import check_pixels, load_image
-from painterly.shots import read_chunk_plan
+from painterly.io import check_pixels, is_video, load_image
 from painterly.style_key import key_digest, targets_key
 
 
@@ -217,180 +212,3 @@ def style_key(name):
 
 
 STYLE_SETS = {style_key(name): name for name in JOBS.index}
-
-
-def style_targets_path(wildcards):
-    return f"{RESULTS}/style_targets/{style_key(wildcards.name)}.pt"
-
-
-def settings_json(wildcards):
-    return json.dumps(SETTINGS[wildcards.name].to_dict(), sort_keys=True)
-
-
-def extraction_args(wildcards):
-    cells = JOBS.loc[wildcards.name]
-    args = ["--size", SETTINGS[wildcards.name].size]
-    for column in ("start", "end", "fps"):
-        if cells.get(column):
-            args += [f"--{column}", cells[column]]
-    if not cells.get("fps") and config["extraction"]["fps"]:
-        args += ["--fps", config["extraction"]["fps"]]
-    return [str(arg) for arg in args]
-
-
-def extracted(name):
-    """The extraction's outputs; asking for them makes Snakemake run the checkpoint first."""
-    return checkpoints.extract_frames.get(name=name).output
-
-
-def chunk_plan(name):
-    """The video's chunks (painterly.shots): borders at cuts, long shots split evenly."""
-    path = checkpoints.plan_chunks.get(name=name).output[0]
-    return plan_file_chunks(path, os.stat(path).st_mtime_ns)
-
-
-@lru_cache
-def plan_file_chunks(path, mtime_ns):
-    """Read once per version of the file: every input function of every chunk asks."""
-    return read_chunk_plan(path)[0]
-
-
-def chunk_ids(name):
-    return [f"{i:04d}" for i in range(len(chunk_plan(name)))]
-
-
-def chunk_of(wildcards):
-    return chunk_plan(wildcards.name)[int(wildcards.chunk)]
-
-
-def chunk_frames(wildcards):
-    """The chunk's frames, lead-in first: its inputs, and (in order) what the job stylizes."""
-    chunk = chunk_of(wildcards)
-    return [
-        f"{RESULTS}/{wildcards.name}/frames/{i:06d}.png"
-        for i in range(chunk.start, chunk.end)
-    ]
-
-
-def previous_chunk(wildcards):
-    return f"{RESULTS}/{wildcards.name}/styled/{int(wildcards.chunk) - 1:04d}"
-
-
-def seams(wildcards):
-    """A seam for every chunk with a lead-in (a border inside a shot)."""
-    plan = chunk_plan(wildcards.name)
-    return [
-        f"{RESULTS}/{wildcards.name}/seams/{i:04d}"
-        for i, chunk in enumerate(plan)
-        if chunk.lead_in
-    ]
-
-
-def styled_chunks(wildcards):
-    return expand(
-        f"{RESULTS}/{wildcards.name}/styled/{{chunk}}", chunk=chunk_ids(wildcards.name)
-    )
-
-
-def chunk_benchmarks(wildcards):
-    return expand(
-        f"{RESULTS}/benchmarks/{wildcards.name}/stylize_frames/{{chunk}}.tsv",
-        chunk=chunk_ids(wildcards.name),
-    )
-
-
-def video_workflow_json(wildcards):
-    """The workflow's settings beyond the row's Settings that shaped a video."""
-    return json.dumps(
-        {
-            "extraction": extraction_args(wildcards),
-            "chunk_frames": CHUNK,
-            "seam_frames": SEAM,
-            "cut_threshold": config["cut_threshold"],
-        },
-        sort_keys=True,
-    )
-
-
-def row_styles(wildcards):
-    return styles(wildcards.name)
-
-
-def is_video_row(wildcards):
-    return VIDEO[wildcards.name]
-
-
-def is_temporal_row(wildcards):
-    return SETTINGS[wildcards.name].temporal
-
-
-def first_frame(wildcards):
-    return f"{extracted(wildcards.name).frames}/000000.png"
-
-
-ROW_INPUT = lookup(query="name == '{name}'", within=JOBS, cols="input")
-
-
-def final_outputs():
-    outputs = []
-    for name in JOBS.index:
-        kind = "mp4" if VIDEO[name] else "png"
-        outputs += [f"{RESULTS}/{name}/{name}.{kind}", f"{RESULTS}/{name}/preview.jpg"]
-        outputs.append(f"{RESULTS}/{name}/{name}.json")
-        if VIDEO[name]:
-            outputs.append(f"{RESULTS}/{name}/warp_error.tsv")
-            outputs += [
-                f"{RESULTS}/{name}/report/{part}"
-                for part in ("chunk_times.html", "losses.svg", "warp_error.svg")
-            ]
-    return outputs
-
-
-RUN_LOCK = []
-
-
-def hold_run_lock():
-    """Snakemake's own directory lock can be released by --unlock while its run is alive;
-    this kernel lock cannot, and the OS frees it however the run dies."""
-    path = Path(RESULTS) / ".run.lock"
-    while True:
-        handle = open(path, "w")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise WorkflowError(
-                f"another snakemake run is alive in this directory (it holds {path}); wait for it to end"
-            ) from None
-        except OSError:
-            pass  # a file system without flock: Snakemake's own lock is all there is
-        # A run that just ended removes the file: the lock taken may be on its removed copy,
-        # which no later run would see, so only a lock on the file now at the path counts.
-        held = os.fstat(handle.fileno())
-        with contextlib.suppress(FileNotFoundError):
-            current = os.stat(path)
-            if (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
-                RUN_LOCK.append(handle)
-                return
-        handle.close()
-
-
-def release_run_lock():
-    """Removes the lock file while still holding it (no later run can lock the removed copy
-    then); nothing for a run that was refused and never held it."""
-    for handle in RUN_LOCK:
-        Path(handle.name).unlink(missing_ok=True)
-        handle.close()
-    RUN_LOCK.clear()
-
-
-onstart:
-    Path(RESULTS).mkdir(parents=True, exist_ok=True)
-    hold_run_lock()
-
-
-onsuccess:
-    release_run_lock()
-
-
-onerror:
-    release_run_lock()

@@ -1,0 +1,129 @@
+# Input functions: what each rule's job reads, from the sheet and the video's chunk plan.
+import json
+import os
+from functools import lru_cache
+
+from painterly.shots import read_chunk_plan
+
+
+def style_targets_path(wildcards):
+    return f"{RESULTS}/style_targets/{style_key(wildcards.name)}.pt"
+
+
+def settings_json(wildcards):
+    return json.dumps(SETTINGS[wildcards.name].to_dict(), sort_keys=True)
+
+
+def extraction_args(wildcards):
+    cells = JOBS.loc[wildcards.name]
+    args = ["--size", SETTINGS[wildcards.name].size]
+    for column in ("start", "end", "fps"):
+        if cells.get(column):
+            args += [f"--{column}", cells[column]]
+    if not cells.get("fps") and config["extraction"]["fps"]:
+        args += ["--fps", config["extraction"]["fps"]]
+    return [str(arg) for arg in args]
+
+
+def extracted(name):
+    """The extraction's outputs; asking for them makes Snakemake run the checkpoint first."""
+    return checkpoints.extract_frames.get(name=name).output
+
+
+def chunk_plan(name):
+    """The video's chunks (painterly.shots): borders at cuts, long shots split evenly."""
+    path = checkpoints.plan_chunks.get(name=name).output[0]
+    return plan_file_chunks(path, os.stat(path).st_mtime_ns)
+
+
+@lru_cache
+def plan_file_chunks(path, mtime_ns):
+    """Read once per version of the file: every input function of every chunk asks."""
+    return read_chunk_plan(path)[0]
+
+
+def chunk_ids(name):
+    return [f"{i:04d}" for i in range(len(chunk_plan(name)))]
+
+
+def chunk_of(wildcards):
+    return chunk_plan(wildcards.name)[int(wildcards.chunk)]
+
+
+def chunk_frames(wildcards):
+    """The chunk's frames, lead-in first: its inputs, and (in order) what the job stylizes."""
+    chunk = chunk_of(wildcards)
+    return [
+        f"{RESULTS}/{wildcards.name}/frames/{i:06d}.png"
+        for i in range(chunk.start, chunk.end)
+    ]
+
+
+def previous_chunk(wildcards):
+    return f"{RESULTS}/{wildcards.name}/styled/{int(wildcards.chunk) - 1:04d}"
+
+
+def seams(wildcards):
+    """A seam for every chunk with a lead-in (a border inside a shot)."""
+    plan = chunk_plan(wildcards.name)
+    return [
+        f"{RESULTS}/{wildcards.name}/seams/{i:04d}"
+        for i, chunk in enumerate(plan)
+        if chunk.lead_in
+    ]
+
+
+def styled_chunks(wildcards):
+    return expand(
+        f"{RESULTS}/{wildcards.name}/styled/{{chunk}}", chunk=chunk_ids(wildcards.name)
+    )
+
+
+def chunk_benchmarks(wildcards):
+    return expand(
+        f"{RESULTS}/benchmarks/{wildcards.name}/stylize_frames/{{chunk}}.tsv",
+        chunk=chunk_ids(wildcards.name),
+    )
+
+
+def video_workflow_json(wildcards):
+    """The workflow's settings beyond the row's Settings that shaped a video."""
+    return json.dumps(
+        {
+            "extraction": extraction_args(wildcards),
+            "chunk_frames": CHUNK,
+            "seam_frames": SEAM,
+            "cut_threshold": config["cut_threshold"],
+        },
+        sort_keys=True,
+    )
+
+
+def row_styles(wildcards):
+    return styles(wildcards.name)
+
+
+def is_video_row(wildcards):
+    return VIDEO[wildcards.name]
+
+
+def first_frame(wildcards):
+    return f"{extracted(wildcards.name).frames}/000000.png"
+
+
+ROW_INPUT = lookup(query="name == '{name}'", within=JOBS, cols="input")
+
+
+def final_outputs():
+    outputs = []
+    for name in JOBS.index:
+        kind = "mp4" if VIDEO[name] else "png"
+        outputs += [f"{RESULTS}/{name}/{name}.{kind}", f"{RESULTS}/{name}/preview.jpg"]
+        outputs.append(f"{RESULTS}/{name}/{name}.json")
+        if VIDEO[name]:
+            outputs.append(f"{RESULTS}/{name}/warp_error.tsv")
+            outputs += [
+                f"{RESULTS}/{name}/report/{part}"
+                for part in ("chunk_times.html", "losses.svg", "warp_error.svg")
+            ]
+    return outputs
