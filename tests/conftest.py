@@ -1,6 +1,12 @@
 """Shared fixtures: the bundled sample images and one VGG-19 load per test session."""
 
+import os
 from pathlib import Path
+
+# One torch thread per process, in this one and in every command a test starts: the suite
+# runs on two workers (pyproject.toml) beside the jobs they start, and OpenMP threads that
+# wait on busy cores made a shared 2-core runner 12x slower than one thread each.
+os.environ["OMP_NUM_THREADS"] = "1"
 
 import pytest
 import torch

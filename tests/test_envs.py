@@ -24,6 +24,9 @@ from torchvision.models.optical_flow import raft_small
 from .conftest import CONTENT, REPO, STYLE
 from .media import probe_output, workflow_config, write_clip
 
+# The envs are built once, on one worker.
+pytestmark = pytest.mark.xdist_group("envs")
+
 ENV_FILES = sorted((REPO / "envs").glob("*.yaml"))
 
 # Every rule that runs something, and the env file it names (None: no conda directive),
@@ -53,7 +56,7 @@ def workspace(tmp_path_factory):
     write_clip(workdir / "clip.mkv", frames=4)
     Image.open(STYLE).resize((48, 38)).save(workdir / "style.jpg")
     Image.open(CONTENT).resize((48, 33)).save(workdir / "photo.png")
-    # An untrained RAFT: optical_flow then needs torch and torchvision from the env.
+    # An untrained RAFT: the stylize job's flows then need torchvision from the env.
     torch.save(raft_small(weights=None).state_dict(), workdir / "raft_small.pth")
     (workdir / "config.yaml").write_text(workflow_config(
         2, seam_frames=1, size=32, iterations=3, frame_iterations=2, pyramid_min_size=32, tolerance=0, device="cpu",

@@ -13,7 +13,8 @@ from .conftest import CONTENT, REPO, STYLE
 from .media import probe_output, workflow_config, write_clip
 from .slurm_cluster import Cluster, Unavailable, ensure_installed, plugin_snakemake
 
-pytestmark = pytest.mark.slurm
+# One cluster per run (on the machine's /etc/slurm): every test of this file on one worker.
+pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 
 CONFIG = workflow_config(3, size=32, iterations=3, frame_iterations=2, pyramid_min_size=32, tolerance=0)
 
