@@ -6,7 +6,7 @@
 
 Both do the same work on the same clip: extract frames, compute style targets, stylize
 every frame (1 iteration at 64 px, so overhead dominates), encode. Then times
-`snakemake -n` (DAG building) on an already extracted video of --dag-frames frames.
+`snakemake -n` (DAG building) on an already extracted and planned video of --dag-frames frames.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def main() -> None:
         rows = []
         for chunk in args.dag_chunks.split(","):
             root = workspace(tmp / f"dag{chunk}", big, int(chunk))
-            snakemake(root, args.cores, "--until", "extract_frames")
+            snakemake(root, args.cores, "--until", "plan_chunks")
             seconds = snakemake(root, args.cores, "-n")
             rows.append([args.dag_frames, chunk, args.dag_frames // int(chunk), seconds])
         print(f"\n# DAG building: `snakemake -n` on an extracted {args.dag_frames}-frame video\n")

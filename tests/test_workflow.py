@@ -146,7 +146,11 @@ def test_adding_a_row_runs_only_the_new_work(workspace):
 
 def finished_chunks(log: str) -> set[str]:
     """Chunks whose stylize job Snakemake itself recorded as finished, from its log."""
-    chunk_of = dict(re.findall(r"jobid: (\d+)\n(?:.*\n)*?\s+wildcards: name=\w+, chunk=(\d{4})", log))
+    chunk_of = {}
+    for block in re.split(r"\n(?=(?:local)?(?:rule|checkpoint) \w+:)", log):  # one job's lines each
+        job, chunk = re.search(r"jobid: (\d+)", block), re.search(r"wildcards: name=\w+, chunk=(\d{4})", block)
+        if job and chunk:
+            chunk_of[job.group(1)] = chunk.group(1)
     return {chunk_of[j] for j in re.findall(r"Finished jobid: (\d+) \(Rule: stylize_frames\)", log)}
 
 
