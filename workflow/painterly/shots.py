@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import PainterlyError
+
 # Frames are compared at this long side: cuts are global changes, and DIS is ~1 ms here.
 CUT_PROBE_SIZE = 96
 # A pixel is explained when its warped grey level is within this many levels (of 255).
@@ -80,8 +82,6 @@ def plan_video(frames_dir, threshold: float, chunk_frames: int, seam_frames: int
     ``threshold`` (0 finds none), every pair's fraction beside them -- and the chunks
     plan_chunks puts around them."""
     from .io import atomic_path, load_frame
-
-    from .errors import PainterlyError
 
     frames = sorted(Path(frames_dir).glob("*.png"))
     if not frames:
