@@ -164,8 +164,8 @@ def main() -> None:
             if not args.clip:
                 make_clip(clip, args.frames, width, height, args.shot)
             sizes = (args.dag_frames // 4, args.dag_frames)
-            for frames in sizes:
-                make_clip(tmp / f"dag{frames}.mkv", frames, 32, 24, args.shot)
+            for count in sizes:
+                make_clip(tmp / f"dag{count}.mkv", count, 32, 24, args.shot)
             usage, speed, dag = {}, [], []
             for label, repo in revisions.items():
                 root = workspace(tmp / label.split()[0] / "run", clip, args.chunk, args.size, args.iterations)
@@ -175,8 +175,8 @@ def main() -> None:
                 frames, width, height = meta["frame_count"], meta["width"], meta["height"]
                 speed.append([label, seconds, frames / seconds])
                 times = []
-                for frames in sizes:
-                    root = workspace(tmp / label.split()[0] / f"dag{frames}", tmp / f"dag{frames}.mkv", 100, 32)
+                for count in sizes:
+                    root = workspace(tmp / label.split()[0] / f"dag{count}", tmp / f"dag{count}.mkv", 100, 32)
                     snakemake(repo, root, "--until", planning_checkpoint(repo))
                     times.append(snakemake(repo, root, "-n"))
                 slope = (times[1] - times[0]) / (sizes[1] - sizes[0])
@@ -203,7 +203,7 @@ def main() -> None:
     print(f"\nIntermediate bytes: {now / before:.2f}x of before's.\n")
     print_table(["run", "wall s", "frames / s (whole workflow)"], speed)
     print("\n# DAG building: `snakemake -n` on extracted and planned videos, chunks of 100\n")
-    print_table(["run", *(f"{frames:,} frames, s" for frames in sizes), f"{FILM_FRAMES:,} frames (linear), s"], dag)
+    print_table(["run", *(f"{count:,} frames, s" for count in sizes), f"{FILM_FRAMES:,} frames (linear), s"], dag)
     print(f"\n# A 2-hour 1080p film ({FILM_FRAMES:,} frames) on paper, from the bytes per pixel above\n")
     pixels = width * height
     print_table(["run", "bytes / pixel", "intermediates, TB", "files"],
