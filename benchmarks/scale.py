@@ -7,7 +7,8 @@ One invocation measures this checkout and, side by side, the revision ``--before
 out into a temporary git worktree, its Snakefile run with its own engine):
 
 1. a synthetic long video made here (moving texture, a cut every ``--shot`` frames), or
-   ``--clip``, through the whole workflow at a trivial budget (``--iterations``): intermediate bytes and files per frame by kind,
+   ``--clip``, through the whole workflow at a trivial budget (``--iterations``):
+   intermediate bytes and files per frame by kind,
    the results' total (nothing is deleted during a run, so it is the peak), and frames/s;
 2. `snakemake -n` on already extracted and planned videos of ``--dag-frames`` frames and a
    quarter of that (the whole DAG built), and the line through the two carried on to a

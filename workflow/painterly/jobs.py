@@ -23,12 +23,12 @@ def _run_stylize_frames(args) -> None:
     from .chunk import stylize_frames
 
     torch.set_num_threads(args.threads)
-    stylize_frames(args.frames, args.targets, args.output, settings_from_args(args), not args.quiet, args.lead_in, args.seam_frames, args.compile)
+    stylize_frames(args.frames, args.targets, args.output, settings_from_args(args), not args.quiet, args.lead_in,
+                   args.seam_frames, args.compile)
 
 
 def _run_warp_error(args) -> None:
     from .metrics import write_warp_error_table
-
     from .seams import final_frames
 
     write_warp_error_table(args.frames_dir, final_frames(args.stylized, args.seams), args.output)
