@@ -18,6 +18,7 @@ from PIL import Image
 from painterly.io import image_to_tensor, load_frame, load_image, resize_long_side
 from painterly.losses import gram_matrix
 from painterly.metrics import warp_error
+from painterly.seams import load_frames
 from painterly.vgg import load_vgg
 
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
@@ -46,10 +47,12 @@ class Evaluator:
         return float(style_d), float(content_d)
 
 
-def video_quality(evaluator: Evaluator, frames: list[Path], styled: list[Path], style) -> dict[str, float]:
-    """Mean style and content distance over a stylized clip's frames, and its mean warp error."""
-    error = float(np.mean(warp_error((load_frame(f), load_frame(s)) for f, s in zip(frames, styled))))
-    distances = [evaluator.distances(load_image(s), load_image(f), style) for f, s in zip(frames, styled)]
+def video_quality(evaluator: Evaluator, frames: list[Path], styled: list, style) -> dict[str, float]:
+    """Mean style and content distance over a stylized clip's frames (``styled``: PNG paths
+    or painterly.seams.final_frames), and its mean warp error."""
+    styled = list(load_frames(styled))
+    error = float(np.mean(warp_error((load_frame(f), s) for f, s in zip(frames, styled))))
+    distances = [evaluator.distances(Image.fromarray(s), load_image(f), style) for f, s in zip(frames, styled)]
     style_d, content_d = (float(np.mean(d)) for d in zip(*distances))
     return {"style": style_d, "content": content_d, "warp error": error}
 

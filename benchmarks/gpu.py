@@ -59,8 +59,9 @@ from video import clip_frames, compare as compare_video, preset_settings, run_ch
 
 from painterly.device import configure  # noqa: E402
 from painterly.extract import frame_paths  # noqa: E402
-from painterly.io import image_to_tensor, load_image, sha256_file  # noqa: E402
+from painterly.io import image_to_tensor, load_image  # noqa: E402
 from painterly.seams import SEAM_FRAMES  # noqa: E402
+from painterly.segments import frame_digests  # noqa: E402
 from painterly.settings import Settings  # noqa: E402
 from painterly.stylize import Stylizer, network_for  # noqa: E402
 
@@ -538,7 +539,7 @@ def reproducibility(bench: Bench) -> str:
                 seconds.append(timed_command(
                     [sys.executable, "-m", "painterly.jobs", "stylize-frames", *map(str, frames), "--targets",
                      str(targets), "-o", str(out), "--quiet", "--settings", json.dumps(job.to_dict())]))
-                digests.append([sha256_file(path) for path in sorted(out.glob("*.png"))])
+                digests.append(frame_digests(out / "frames.mkv"))
             same = sum(a == b for a, b in zip(*digests))
             return [label, len(frames), same, seconds[0], seconds[1]]
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,6 +40,7 @@ from tests.media import workflow_config  # noqa: E402
 from painterly.extract import ffmpeg_exe
 from painterly.io import is_video  # noqa: E402
 from painterly.io import load_image  # noqa: E402
+from painterly.seams import final_frames, load_frames  # noqa: E402
 from painterly.shots import read_chunk_plan  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,9 +95,11 @@ def borders_and_cuts(root: Path, name: str) -> tuple[list[int], list[int]]:
     return [c.first for c in plan[1:]], cuts
 
 
-def final_frame(root: Path, name: str, index: int) -> Path:
-    seam = list((root / "results" / name / "seams").glob(f"*/{index:06d}.png"))
-    return seam[0] if seam else next((root / "results" / name / "styled").glob(f"*/{index:06d}.png"))
+def final_pictures(root: Path, name: str) -> list[Image.Image]:
+    """The video's final stylized frames, in order, as the workflow left them."""
+    results = root / "results" / name
+    refs = final_frames(sorted((results / "styled").iterdir()), sorted((results / "seams").glob("*.mkv")))
+    return [Image.fromarray(frame) for frame in load_frames(refs)]
 
 
 def main() -> None:
@@ -137,8 +141,9 @@ def main() -> None:
                 inner = np.delete(errors, [b - 1 for b in borders + true_cuts if 0 < b <= len(errors)])
                 seams_at = [b - 1 for b in borders if b not in true_cuts]
                 worst = max((errors[i] for i in seams_at), default=float("nan"))
-                first = evaluator.distances(load_image(final_frame(root, name, 0)), load_image(root / "results" / name / "frames" / "000000.png"), style)[0]
-                after_cut = [evaluator.distances(load_image(final_frame(root, name, c)), load_image(root / "results" / name / "frames" / f"{c:06d}.png"), style)[0] / first for c in true_cuts]
+                final = final_pictures(root, name)
+                first = evaluator.distances(final[0], load_image(root / "results" / name / "frames" / "000000.png"), style)[0]
+                after_cut = [evaluator.distances(final[c], load_image(root / "results" / name / "frames" / f"{c:06d}.png"), style)[0] / first for c in true_cuts]
                 rows.append([name, label, len(borders), round(float(errors.sum()), 4), round(float(errors.sum() / reference), 3),
                              round(float(worst / np.percentile(inner, 95)), 2) if seams_at else "-",
                              ", ".join(f"{r:.2f}" for r in after_cut) or "-", round(times[label])])
@@ -148,9 +153,9 @@ def main() -> None:
 
         drift_root = tmp / "one-chain"
         count = len(warp_errors(drift_root, "vtest")) + 1
-        drift = []
+        drift, final = [], final_pictures(drift_root, "vtest")
         for index in np.linspace(0, count - 1, 7).astype(int):
-            frame = load_image(final_frame(drift_root, "vtest", int(index)))
+            frame = final[index]
             content = load_image(drift_root / "results" / "vtest" / "frames" / f"{index:06d}.png")
             drift.append([int(index), round(evaluator.distances(frame, content, style)[0], 4),
                           round(float(np.asarray(frame, dtype=float).mean()), 1),

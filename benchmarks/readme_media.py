@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO / "workflow"))
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "workflow"), "PAINTERLY_WORKFLOW": str(REPO)}
 
 from painterly.io import is_video  # noqa: E402  (from this checkout: after the line above)
-from painterly.seams import final_frames  # noqa: E402
+from painterly.seams import final_frames, load_frames  # noqa: E402
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from common import add_settings_overrides, parse_args, settings_overrides  # noqa: E402
@@ -52,7 +52,7 @@ def painterly(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "painterly", *args], cwd=REPO, env=ENV, check=True)
 
 
-def stylize_sample(work: Path, size: int, overrides: dict) -> tuple[list[Path], list[Path], Path]:
+def stylize_sample(work: Path, size: int, overrides: dict) -> tuple[list[Path], list[Image.Image], Path]:
     """The clip through `painterly video` (GIF), the photo through `painterly image`, both
     at ``size`` with the ``overrides`` of their settings; the clip's input frames and final
     stylized frames as the workflow left them."""
@@ -61,14 +61,14 @@ def stylize_sample(work: Path, size: int, overrides: dict) -> tuple[list[Path], 
     painterly("image", str(DATA / "building.jpg"), str(STYLE), "-o", str(work / "building.png"), *settings, "--quiet")
     results = work / ".painterly" / "sample" / "results" / "sample"
     inputs = sorted((results / "frames").glob("*.png"))
-    styled = final_frames(sorted((results / "styled").iterdir()), sorted((results / "seams").glob("*")))
-    return inputs, styled, work / "building.png"
+    styled = final_frames(sorted((results / "styled").iterdir()), sorted((results / "seams").glob("*.mkv")))
+    return inputs, [Image.fromarray(frame) for frame in load_frames(styled)], work / "building.png"
 
 
-def strip(pairs: list[tuple[Path, Path]], output: Path) -> None:
+def strip(pairs: list[tuple[Path | Image.Image, Path | Image.Image]], output: Path) -> None:
     """Inputs in the top row, their stylized results below, all at one height."""
-    def scaled(path):
-        image = Image.open(path).convert("RGB")
+    def scaled(picture):
+        image = (picture if isinstance(picture, Image.Image) else Image.open(picture)).convert("RGB")
         return image.resize((round(image.width * STRIP_HEIGHT / image.height), STRIP_HEIGHT), Image.Resampling.LANCZOS)
 
     columns = [(scaled(before), scaled(after)) for before, after in pairs]

@@ -22,6 +22,7 @@ out into a temporary git worktree, its Snakefile run with its own engine):
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import subprocess
@@ -39,6 +40,7 @@ from common import parse_args, print_table  # noqa: E402
 from tests.media import workflow_config  # noqa: E402
 
 from painterly.extract import ffmpeg_exe  # noqa: E402
+from painterly.seams import final_frames, load_frames  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 STYLE = REPO / "data" / "starry_night.jpg"
@@ -59,14 +61,18 @@ SEGMENT_CODECS = {
 }
 
 
-def segment_codecs(frames: list[Path], work: Path) -> list[list]:
-    """Each codec's file of ``frames`` (PNG, in order): KiB per frame, against the PNGs,
-    whether it decodes to the very bytes, and ms per frame to encode and to decode."""
-    pictures = [np.asarray(Image.open(path).convert("RGB")) for path in frames]
+def segment_codecs(pictures: list[np.ndarray], work: Path) -> list[list]:
+    """Each codec's file of ``pictures`` (RGB arrays, in order): KiB per frame, against a
+    PNG per frame (as the engine writes them), whether it decodes to the very bytes, and ms
+    per frame to encode and to decode."""
     height, width = pictures[0].shape[:2]
     raw = b"".join(picture.tobytes() for picture in pictures)
-    png = sum(path.stat().st_size for path in frames)
-    rows = [["PNG per frame (today)", png / len(frames) / 1024, 1.0, "yes", "-", "-"]]
+    png = 0
+    for picture in pictures:
+        buffer = io.BytesIO()
+        Image.fromarray(picture).save(buffer, format="PNG")
+        png += len(buffer.getvalue())
+    rows = [["PNG per frame (before segments)", png / len(pictures) / 1024, 1.0, "yes", "-", "-"]]
     for label, arguments in SEGMENT_CODECS.items():
         segment = work / "segment.mkv"
         start = time.perf_counter()
@@ -82,8 +88,8 @@ def segment_codecs(frames: list[Path], work: Path) -> list[list]:
                                   "-"], capture_output=True, check=True).stdout
         decode = time.perf_counter() - start
         size = segment.stat().st_size
-        rows.append([label, size / len(frames) / 1024, size / png, "yes" if decoded == raw else "no",
-                     1000 * encode / len(frames), 1000 * decode / len(frames)])
+        rows.append([label, size / len(pictures) / 1024, size / png, "yes" if decoded == raw else "no",
+                     1000 * encode / len(pictures), 1000 * decode / len(pictures)])
     return rows
 
 
@@ -184,7 +190,7 @@ def main() -> None:
                 # Within start-up noise the times do not grow: no line to carry on.
                 dag.append([label, *times, times[1] + slope * (FILM_FRAMES - sizes[1]) if slope > 0 else "-"])
             # This checkout's final stylized frames: each chunk's own (seams aside, a few frames).
-            styled = sorted(tmp.glob("this/run/results/clip/styled/*/[0-9]*.png"), key=lambda path: path.name)
+            styled = list(load_frames(final_frames(sorted(tmp.glob("this/run/results/clip/styled/*")))))
             codecs = segment_codecs(styled, tmp)
         finally:
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tmp / "before")], check=False)

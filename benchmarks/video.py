@@ -32,6 +32,7 @@ from evaluate import Evaluator, video_quality  # noqa: E402
 from painterly.chains import Chain, stylize_chains  # noqa: E402
 from painterly.chunk import stylize_frames  # noqa: E402
 from painterly.io import image_to_tensor, load_image, save_image  # noqa: E402
+from painterly.seams import final_frames  # noqa: E402
 from painterly.settings import CONTENT_LAYER, STYLE_LAYERS, Settings  # noqa: E402
 from painterly.stylize import Stylizer  # noqa: E402
 from painterly.extract import extract_frames, frame_paths  # noqa: E402
@@ -125,7 +126,8 @@ def compare(frames: list[Path], style_path: Path, base: Settings, device: torch.
         run(out)
         synchronize(device)
         seconds = time.perf_counter() - start
-        quality = video_quality(evaluator, frames, [out / p.name for p in frames], style)
+        packed = (out / "frames.mkv").is_file()  # the engine's chunk; the seed method writes PNGs
+        quality = video_quality(evaluator, frames, final_frames([out]) if packed else [out / p.name for p in frames], style)
         rows.append([name, seconds, seconds / len(frames), quality["warp error"], quality["style"], quality["content"]])
         print(f"  {name}: {seconds:.1f} s", file=sys.stderr)
     reference = rows[0]

@@ -88,7 +88,7 @@ def test_scale_benchmark_measures_disk_and_dag_beside_the_revision_before():
     tables = markdown_tables(output)
     (header, rows), (speed_header, speed_rows), (dag_header, dag_rows), (film_header, film_rows) = tables[:4]
     codec_header, codec_rows = tables[4]
-    assert codec_rows[0][0] == "PNG per frame (today)" and len(codec_rows) == 5
+    assert codec_rows[0][0] == "PNG per frame (before segments)" and len(codec_rows) == 5
     assert codec_header[:4] == ["codec", "KiB / frame", "vs PNG", "exact bytes back"]
     # Every candidate that encodes must give back the very bytes: a chunk file is lossless.
     for row in codec_rows:

@@ -94,7 +94,9 @@ def test_every_rule_names_an_env_file(rule_envs):
 
 @pytest.fixture(scope="session")
 def env_venv(tmp_path_factory):
-    """Builds env files into venvs once per session (keyed by file); deleted at the end (GBs each)."""
+    """Builds env files into venvs once per session (keyed by file); deleted at the end (GBs each).
+    Without byte-compiling: compiling all of torch's modules doubled the install's CPU time,
+    and the jobs compile the few they import."""
     built: dict[Path, Path] = {}
 
     def build(env_file: Path) -> Path:
@@ -102,7 +104,7 @@ def env_venv(tmp_path_factory):
             venv = tmp_path_factory.mktemp(f"venv-{env_file.stem}")
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
             result = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                                     "--disable-pip-version-check", *pip_requirements(env_file)],
+                                     "--disable-pip-version-check", "--no-compile", *pip_requirements(env_file)],
                                     capture_output=True, text=True, timeout=1800)
             assert result.returncode == 0, f"pip install of {env_file.name} failed:\n{result.stderr[-3000:]}"
             built[env_file] = venv

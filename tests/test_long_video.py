@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,12 +13,14 @@ import time
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from painterly.chunk import choose_sub_chains, split_into_sub_chains, stylize_frames
 from painterly.extract import extract_frames, frame_paths
 from painterly.io import load_frame, load_image
 from painterly.metrics import warp_error
-from painterly.seams import cross_fade, final_frames
+from painterly.seams import cross_fade, final_frames, load_frames
+from painterly.segments import segment_names
 from painterly.settings import Settings
 from painterly.shots import Chunk, plan_chunks, plan_video, read_chunk_plan
 from painterly.stylize import Stylizer
@@ -58,8 +61,8 @@ def test_a_cut_is_found_where_the_scene_changes(tmp_path):
 
 
 def chain_warp_error(frames_dir, styled: list) -> list[float]:
-    inputs = [load_frame(frames_dir / path.name) for path in styled]
-    return warp_error(zip(inputs, [load_frame(path) for path in styled]))
+    inputs = [load_frame(frames_dir / ref.name) for ref in styled]
+    return warp_error(zip(inputs, load_frames(styled)))
 
 
 def test_a_seam_hides_the_border_between_two_chunks(tmp_path, targets):
@@ -71,11 +74,11 @@ def test_a_seam_hides_the_border_between_two_chunks(tmp_path, targets):
     stylize_frames(frames[:6], targets, tmp_path / "c0", SETTINGS, progress=False)
     stylize_frames(frames[6:], targets, tmp_path / "c1", SETTINGS, progress=False)
     stylize_frames(frames[2:], targets, tmp_path / "c1-lead", SETTINGS, progress=False, lead_in=4)
-    assert sorted(p.name for p in (tmp_path / "c1-lead" / "lead-in").glob("*.png")) == [f"{i:06d}.png" for i in range(2, 6)]
-    cross_fade(tmp_path / "c0", tmp_path / "c1-lead", tmp_path / "seam")
+    assert segment_names(tmp_path / "c1-lead" / "lead-in.mkv") == [f"{i:06d}.png" for i in range(2, 6)]
+    cross_fade(tmp_path / "c0", tmp_path / "c1-lead", tmp_path / "seam.mkv")
 
     hard = chain_warp_error(tmp_path / "frames", final_frames([tmp_path / "c0", tmp_path / "c1"]))
-    seamed = chain_warp_error(tmp_path / "frames", final_frames([tmp_path / "c0", tmp_path / "c1-lead"], [tmp_path / "seam"]))
+    seamed = chain_warp_error(tmp_path / "frames", final_frames([tmp_path / "c0", tmp_path / "c1-lead"], [tmp_path / "seam.mkv"]))
     inner = np.percentile(np.delete(hard, 5), 95)
     assert hard[5] > 3 * inner  # the border pair (5, 6) jumps
     assert max(seamed[1:7]) < 3 * inner and sum(seamed) < sum(hard)
@@ -93,12 +96,13 @@ def test_sub_chains_in_one_batch_reach_one_chains_quality_joined_by_a_seam(tmp_p
         stylize_frames(frames, targets, tmp_path / str(count), SETTINGS.replace(sub_chains=count), progress=False,
                        seam_frames=4)
         assert json.loads((tmp_path / str(count) / "losses.json").read_text())["sub_chains"] == count
-        styled[count] = [tmp_path / str(count) / frame.name for frame in frames]
+        styled[count] = final_frames([tmp_path / str(count)])
+        assert [ref.name for ref in styled[count]] == [frame.name for frame in frames]
     assert sorted(p.name for p in (tmp_path / "2").iterdir()) == sorted(p.name for p in (tmp_path / "1").iterdir())
 
     evaluator = Evaluator()
-    style = {count: np.array([evaluator.distances(load_image(out), load_image(frame), style_image)[0]
-                              for frame, out in zip(frames, paths)]) for count, paths in styled.items()}
+    style = {count: np.array([evaluator.distances(Image.fromarray(out), load_image(frame), style_image)[0]
+                              for frame, out in zip(frames, load_frames(refs))]) for count, refs in styled.items()}
     warp = {count: np.array(chain_warp_error(tmp_path / "frames", paths)) for count, paths in styled.items()}
     faded, seam_pairs = list(range(4, 8)), list(range(3, 8))  # pair i: frames i and i+1
     ratio = style[2] / style[1]
@@ -159,11 +163,19 @@ def test_a_killed_chunk_resumes_from_its_last_frame_byte_identical(tmp_path, tar
     kept = {p.name: p.stat().st_mtime_ns for p in partial.glob("*.png") if p.name < f"{steps:06d}.png"}
     assert 4 <= finished < 8 + 2 * (sub_chains - 1) and len(kept) == steps and not (tmp_path / "killed").exists()
 
-    subprocess.run([*command, str(tmp_path / "killed")], check=True)
+    # The finished frames are PNGs in the partial directory until the chunk is packed: watch
+    # them while the rerun runs (it starts with seconds of imports), to see none rewritten.
+    rerun, seen = subprocess.Popen([*command, str(tmp_path / "killed")]), {name: set() for name in kept}
+    while rerun.poll() is None:
+        for name in kept:
+            with contextlib.suppress(FileNotFoundError):
+                seen[name].add((partial / name).stat().st_mtime_ns)
+        time.sleep(0.02)
+    assert rerun.returncode == 0
+    assert seen == {name: {mtime} for name, mtime in kept.items()}  # kept, not redone
     resumed = tmp_path / "killed"
-    assert {p.name: p.stat().st_mtime_ns for p in resumed.glob("*.png") if p.name in kept} == kept  # not redone
     assert sorted(p.name for p in resumed.iterdir()) == sorted(p.name for p in (tmp_path / "whole").iterdir())
-    for frame in (tmp_path / "whole").glob("*.png"):
-        assert (resumed / frame.name).read_bytes() == frame.read_bytes(), frame.name
+    for segment in (tmp_path / "whole").glob("*.mkv"):
+        assert (resumed / segment.name).read_bytes() == segment.read_bytes(), segment.name
     assert json.loads((resumed / "losses.json").read_text())["sub_chains"] == sub_chains
     assert not partial.exists()

@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 from snakemake import __version__ as snakemake_version
 
+from painterly.segments import segment_names
 from painterly.settings import VIDEO_ONLY, Settings
 from painterly.style_targets import StyleTargets
 from painterly.vgg import CAFFE_FILE
@@ -186,7 +187,8 @@ def test_killed_run_resumes_and_redoes_only_unfinished_chunks(tmp_path):
     assert probe_output(workdir / "results/clip/clip.mp4")["frames"] == 12
     for chunk in sorted(styled.iterdir()):  # the killed chunk's record too has every frame's losses
         record = json.loads((chunk / "losses.json").read_text())
-        assert [frame["frame"] for frame in record["frames"]] == sorted(path.name for path in chunk.glob("*.png"))
+        packed = [name for segment in sorted(chunk.glob("*.mkv")) for name in segment_names(segment)]
+        assert [frame["frame"] for frame in record["frames"]] == sorted(packed)
 
 
 def test_bad_sheet_names_the_file_and_the_fix(workspace):

@@ -15,8 +15,8 @@ A killed job loses no finished frame. Frames are written, as they finish, into a
 directory beside the output that records what they were made from; the rerun keeps them
 when that record matches the job exactly, resumes every sub-chain from the last frame all
 of them had finished (each from its own result's file, so every batch holds the same
-sub-chains as in a run that was not killed), and only the finished directory takes the
-output's name.
+sub-chains as in a run that was not killed), and only the finished directory, its frames
+packed into lossless segment files (painterly.segments), takes the output's name.
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ import torch
 
 from .chains import Chain, stylize_chains
 from .device import describe_device
-from .io import fit_long_side, image_to_tensor, load_image, sha256_file
+from .io import fit_long_side, image_to_tensor, load_frame, load_image, sha256_file
 from .provenance import frame_record_path, gather_frame_records
-from .seams import LEAD_IN, SEAM_FRAMES, fade
+from .seams import LEAD_IN, OWN_FRAMES, SEAM_FRAMES, fade_files
+from .segments import segment_path, write_segment
 from .settings import Settings
 from .shots import Chunk, split_evenly
 from .style_targets import StyleTargets
@@ -96,9 +97,12 @@ def split_into_sub_chains(frame_count: int, lead_in: int, sub_chains: int, seam_
 
 
 def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=True, lead_in: int = 0, seam_frames: int = SEAM_FRAMES, compiled: bool = False) -> None:
-    """Stylize consecutive ``frames`` (PNG paths, in order) into ``out_dir``, same names;
-    the first ``lead_in`` of them (a chain's run-up, see painterly.seams) into ``out_dir/lead-in``;
-    each frame's loss curves and device into ``out_dir/losses.json`` (painterly.provenance).
+    """Stylize consecutive ``frames`` (PNG paths, in order) into ``out_dir``: the chunk's own
+    frames as the segment ``frames.mkv``, the first ``lead_in`` of them (a chain's run-up,
+    see painterly.seams) as ``lead-in.mkv`` (painterly.segments, frames named as their
+    inputs); each frame's loss curves and device into ``out_dir/losses.json``
+    (painterly.provenance). Until the chunk is done its frames are PNGs in a hidden
+    directory beside ``out_dir``.
 
     In temporal mode the flows between the frames are computed here, on the job's CPU
     threads ahead of the device, and never stored. ``seam_frames``: the lead-in of each
@@ -129,11 +133,25 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
         stylize_chains(stylizer, StyleTargets.load(targets_path), chains, progress)
     _fade_sub_chain_seams(partial, frames, parts)
     gather_frame_records(partial, sub_chains=count)
+    _pack(partial, frames[:lead_in], partial / LEAD_IN, LEAD_IN)
+    _pack(partial, frames[lead_in:], partial, OWN_FRAMES)
     (partial / RECORD).unlink()
     shutil.rmtree(partial / SUB_CHAIN_SEAMS, ignore_errors=True)
+    shutil.rmtree(partial / LEAD_IN, ignore_errors=True)
+    for frame in partial.glob("*.png"):
+        frame.unlink()
     if out_dir.exists():
         shutil.rmtree(out_dir)
     os.replace(partial, out_dir)
+
+
+def _pack(partial: Path, frames: list[Path], directory: Path, part: str) -> None:
+    """The finished PNGs of ``frames`` in ``directory`` as the segment ``part`` of the chunk
+    (none for no frames); the PNGs stay until the chunk takes its name, so a kill while
+    packing leaves a job that packs again."""
+    if frames:
+        names = [frame.name for frame in frames]
+        write_segment(segment_path(partial, part), (load_frame(directory / name) for name in names), names)
 
 
 def _output_dir(partial: Path, parts: list[Chunk], index: int, position: int) -> Path:
@@ -170,8 +188,8 @@ def _fade_sub_chain_seams(partial: Path, frames: list[Path], parts: list[Chunk])
     aside = partial / SUB_CHAIN_SEAMS
     for part in parts[1:]:
         names = [frame.name for frame in frames[part.start:part.first]]
-        fade([aside / EARLIER / name for name in names], [aside / LATER / name for name in names],
-             [partial / name for name in names])
+        fade_files([aside / EARLIER / name for name in names], [aside / LATER / name for name in names],
+                   [partial / name for name in names])
         for name in names:
             earlier_record = frame_record_path(aside / EARLIER / name)
             if earlier_record.is_file():

@@ -1,7 +1,7 @@
 """Video out: stylized frames, with the source's timing and audio, to MP4, MOV, WebM or GIF.
 
-The timing travels exactly: PyAV muxes the PNG files unchanged (no re-encode) into a
-MOV where each frame keeps the source timestamp and duration extraction recorded, and
+The timing travels exactly: PyAV muxes the frames as lossless PNGs into a MOV where
+each frame keeps the source timestamp and duration extraction recorded, and
 the ffmpeg binary of the ``imageio-ffmpeg`` wheel encodes that with ``-fps_mode
 passthrough``, so a variable frame rate stays variable and the audio, trimmed to the
 same span, stays in sync. (A numbered image sequence forces one rate; ffmpeg's concat
@@ -10,6 +10,7 @@ demuxer rounds times to 1/25 s and loses the last frame's duration.)
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import tempfile
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from .errors import PainterlyError
@@ -61,22 +63,18 @@ def _suffixes() -> str:
 
 
 def encode_video(frames, meta_path, output, audio_source=None) -> None:
-    """Encode the stylized PNG ``frames`` (in order) at the extraction's timestamps, in the
-    format ``output``'s suffix names, with the source's audio over the extracted span."""
+    """Encode the stylized ``frames`` (in order: PNG paths, or painterly.seams.final_frames)
+    at the extraction's timestamps, in the format ``output``'s suffix names, with the
+    source's audio over the extracted span."""
     from .extract import ffmpeg_exe  # here: the workflow imports FORMATS while Snakemake parses
 
     output = Path(output)
     kind = output_format(output)
     meta = json.loads(Path(meta_path).read_text())
-    frames = [Path(frame) for frame in frames]
+    frames = list(frames)
     if len(frames) != meta["frame_count"]:
         raise PainterlyError(f"{output}: {len(frames)} stylized frames for {meta['frame_count']} extracted; rerun the workflow")
     size = (meta["width"], meta["height"])
-    for frame in frames:
-        with Image.open(frame) as image:
-            if image.size != size:
-                raise PainterlyError(f"{frame}: {image.size[0]}x{image.size[1]}, not the extracted {size[0]}x{size[1]}; "
-                                     "rerun the workflow")
     encoding = FORMATS[kind]
     pts = [*meta["frame_pts"], meta["end_pts"]]
     durations = [stop - start for start, stop in zip(pts, pts[1:])]
@@ -97,19 +95,31 @@ def encode_video(frames, meta_path, output, audio_source=None) -> None:
                 raise PainterlyError(f"{output}: ffmpeg failed to encode it ({last}); fix that and rerun")
 
 
-def _mux_timed(frames: list[Path], time_base: Fraction, pts: list[int], size: tuple[int, int], path: Path) -> None:
-    """A MOV holding the PNG files as they are, frame i shown from pts[i] to pts[i + 1]."""
+def _mux_timed(frames: list, time_base: Fraction, pts: list[int], size: tuple[int, int], path: Path) -> None:
+    """A MOV of the frames as lossless PNGs, frame i shown from pts[i] to pts[i + 1]."""
     import av
+
+    from .seams import load_frames
 
     with av.open(str(path), "w", format="mov") as container:
         stream = container.add_stream("png")
         stream.width, stream.height = size
         stream.pix_fmt = "rgb24"
         stream.time_base = time_base
-        for frame, start, stop in zip(frames, pts, pts[1:]):
-            packet = av.Packet(frame.read_bytes())
+        for ref, frame, start, stop in zip(frames, load_frames(frames), pts, pts[1:]):
+            if frame.shape[1::-1] != size:
+                raise PainterlyError(f"{getattr(ref, 'path', ref)}: {frame.shape[1]}x{frame.shape[0]}, not the "
+                                     f"extracted {size[0]}x{size[1]}; rerun the workflow")
+            packet = av.Packet(_png_bytes(frame))
             packet.stream, packet.time_base = stream, time_base
             packet.pts = packet.dts = start
             packet.duration = stop - start
             packet.is_keyframe = True
             container.mux(packet)
+
+
+def _png_bytes(frame: np.ndarray) -> bytes:
+    # Fast deflate: the file is temporary, and ffmpeg reads it once.
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()

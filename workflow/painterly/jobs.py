@@ -114,11 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     chunk = commands.add_parser("stylize-frames", help="stylize a run of frames in one process", formatter_class=formatter)
     chunk.add_argument("frames", nargs="+", help="the chunk's consecutive frames, in order")
-    chunk.add_argument("--lead-in", type=int, default=0, help="the first N frames are a run-up, written to lead-in/")
+    chunk.add_argument("--lead-in", type=int, default=0, help="the first N frames are a run-up, kept as lead-in.mkv")
     chunk.add_argument("--seam-frames", type=int, default=SEAM_FRAMES,
                        help="config.yaml's seam_frames: the lead-in of each sub-chain after the first (sub_chains)")
     chunk.add_argument("--targets", required=True)
-    chunk.add_argument("-o", "--output", required=True, help="directory to write")
+    chunk.add_argument("-o", "--output", required=True, help="directory to write (frames.mkv, lead-in.mkv, losses.json)")
     chunk.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
     chunk.add_argument("--settings", default=None, help="JSON object of settings")
     chunk.add_argument("--compile", action="store_true",
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     metric = commands.add_parser("warp-error", help="temporal consistency of a stylized video", formatter_class=formatter)
     metric.add_argument("frames_dir", help="the input frames")
     metric.add_argument("stylized", nargs="+", help="the chunks' directories of stylized frames")
-    metric.add_argument("--seams", nargs="*", default=[], help="the seams' directories of cross-faded frames")
+    metric.add_argument("--seams", nargs="*", default=[], help="the seams' segments of cross-faded frames")
     metric.add_argument("-o", "--output", required=True, help="TSV table to write")
     metric.set_defaults(run=_run_warp_error)
 
@@ -144,13 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     seam = commands.add_parser("seam", help="cross-fade a chunk's lead-in into the chunk before", formatter_class=formatter)
     seam.add_argument("earlier", help="the earlier chunk's directory")
-    seam.add_argument("later", help="the later chunk's directory (with lead-in/)")
-    seam.add_argument("-o", "--output", required=True, help="directory to write")
+    seam.add_argument("later", help="the later chunk's directory (with lead-in.mkv)")
+    seam.add_argument("-o", "--output", required=True, help="segment to write (.mkv)")
     seam.set_defaults(run=_run_seam)
 
     encode = commands.add_parser("encode", help="encode stylized frames to a video", formatter_class=formatter)
     encode.add_argument("chunks", nargs="+", help="the chunks' directories of stylized frames")
-    encode.add_argument("--seams", nargs="*", default=[], help="the seams' directories of cross-faded frames")
+    encode.add_argument("--seams", nargs="*", default=[], help="the seams' segments of cross-faded frames")
     encode.add_argument("--meta", required=True)
     encode.add_argument("--audio", default=None, help="source whose audio to mux back")
     encode.add_argument("-o", "--output", required=True, help="video to write; its suffix (.mp4, .mov, .webm, .gif) picks the format")

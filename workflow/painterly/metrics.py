@@ -28,9 +28,12 @@ def warp_error(frames, method: str = "dis") -> list[float]:
 
 
 def write_warp_error_table(frames_dir, stylized, output, method: str = "dis") -> float:
-    """Per-pair warp error of a video, and their mean on the last line, as TSV."""
-    styled = [Path(frame) for frame in stylized]
-    pairs = ((load_frame(Path(frames_dir) / p.name), load_frame(p)) for p in styled)
+    """Per-pair warp error of a video, and their mean on the last line, as TSV.
+    ``stylized``: the final frames (painterly.seams.final_frames), named as their inputs."""
+    from .seams import FrameRef, load_frames
+
+    styled = [ref if isinstance(ref, FrameRef) else Path(ref) for ref in stylized]
+    pairs = zip((load_frame(Path(frames_dir) / ref.name) for ref in styled), load_frames(styled))
     errors = warp_error(pairs, method)
     mean = float(np.mean(errors)) if errors else 0.0
     lines = ["pair\twarp_error"] + [f"{t}-{t + 1}\t{e:.6g}" for t, e in enumerate(errors)] + [f"mean\t{mean:.6g}"]

@@ -5,14 +5,16 @@ from pathlib import Path
 from PIL import Image
 
 from .io import atomic_path, load_image
+from .seams import final_frames, load_frames
 
 
 def side_by_side(content_path, stylized_path, output) -> None:
-    """Content left, result right; a directory of frames stands for its first frame."""
+    """Content left, result right; a chunk's directory stands for its first own frame."""
     stylized_path = Path(stylized_path)
     if stylized_path.is_dir():
-        stylized_path = min(stylized_path.glob("*.png"))
-    stylized = load_image(stylized_path)
+        stylized = Image.fromarray(next(load_frames(final_frames([stylized_path])[:1])))
+    else:
+        stylized = load_image(stylized_path)
     content = load_image(content_path).resize(stylized.size, Image.Resampling.LANCZOS)
     canvas = Image.new("RGB", (stylized.width * 2, stylized.height))
     canvas.paste(content, (0, 0))

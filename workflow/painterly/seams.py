@@ -2,7 +2,7 @@
 
 Chunks are independent chains, so at a border inside a shot the texture of chunk k-1 and
 of chunk k differ: a visible jump, once per chunk. Chunk k therefore starts a few frames
-early (its lead-in, written to ``<chunk>/lead-in/``); the seam step cross-fades, frame by
+early (its lead-in, kept as ``<chunk>/lead-in.mkv``, painterly.segments); the seam step cross-fades, frame by
 frame over those frames, from chunk k-1's own result to chunk k's lead-in. Both chains
 are aligned to the same content frame, so the fade needs no warping, and each step of the
 fade moves 1/(n+1) of the way: the jump is spread over n+1 frame pairs, its squared
@@ -11,47 +11,91 @@ warp error over them falls to about 1/(n+1) of one jump.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from .errors import PainterlyError
-from .io import atomic_dir, atomic_path
+from .io import atomic_path, load_frame
+from .segments import read_segment, segment_names, segment_path, write_segment
 
 LEAD_IN = "lead-in"
+# A finished chunk's own frames: segment_path(chunk_dir, OWN_FRAMES).
+OWN_FRAMES = "frames"
 # config.yaml's seam_frames, for the commands that take it.
 SEAM_FRAMES = 16
 
 
-def cross_fade(earlier_chunk, later_chunk, out_dir) -> None:
+def cross_fade(earlier_chunk, later_chunk, output) -> None:
     """Blend ``later_chunk``'s lead-in frames with the same frames of ``earlier_chunk``,
-    weight of the later rising linearly; write them, same names, to ``out_dir``."""
-    lead_in = sorted((Path(later_chunk) / LEAD_IN).glob("*.png"))
-    if not lead_in:
+    weight of the later rising linearly; write them, same names, as the segment ``output``."""
+    lead_in_file = segment_path(later_chunk, LEAD_IN)
+    if not lead_in_file.is_file():
         raise PainterlyError(f"{later_chunk}: no lead-in frames to fade into; rerun its stylize_frames job")
-    earlier = [Path(earlier_chunk) / frame.name for frame in lead_in]
-    for frame, same_frame in zip(lead_in, earlier):
-        if not same_frame.is_file():
-            raise PainterlyError(f"{same_frame}: missing, yet {frame} leads into it; rerun both chunks")
-    with atomic_dir(out_dir) as tmp:
-        fade(earlier, lead_in, [tmp / frame.name for frame in lead_in])
+    names, earlier_file = segment_names(lead_in_file), segment_path(earlier_chunk, OWN_FRAMES)
+    earlier = dict(zip(segment_names(earlier_file), read_segment(earlier_file)))
+    missing = [name for name in names if name not in earlier]
+    if missing:
+        raise PainterlyError(f"{earlier_file}: has no frame {missing[0]}, yet {lead_in_file} leads into it; "
+                             "rerun both chunks")
+    write_segment(output, fade([earlier[name] for name in names], read_segment(lead_in_file)), names)
 
 
-def fade(earlier: list[Path], later: list[Path], outputs: list[Path]) -> None:
+def fade(earlier: list[np.ndarray], later) -> list[np.ndarray]:
     """Cross-fade a run of frames from one chain's results (``earlier``) to another's of the
-    same frames (``later``): the later's weight rises 1/(n+1), ..., n/(n+1). Each output
-    is written atomically, so fading again after a kill gives the same bytes."""
-    for position, (earlier_frame, later_frame, output) in enumerate(zip(earlier, later, outputs, strict=True), 1):
-        weight = position / (len(outputs) + 1)
-        a, b = (np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) for path in (earlier_frame, later_frame))
+    same frames (``later``), RGB uint8 arrays: the later's weight rises 1/(n+1), ..., n/(n+1)."""
+    faded = []
+    for position, (a, b) in enumerate(zip(earlier, later, strict=True), 1):
+        weight = position / (len(earlier) + 1)
+        faded.append(np.round((1 - weight) * a.astype(np.float32) + weight * b.astype(np.float32)).astype(np.uint8))
+    return faded
+
+
+def fade_files(earlier: list[Path], later: list[Path], outputs: list[Path]) -> None:
+    """``fade`` from PNG files to PNG files; each output is written atomically, so fading
+    again after a kill gives the same bytes."""
+    for frame, output in zip(fade([load_frame(path) for path in earlier], [load_frame(path) for path in later]),
+                             outputs, strict=True):
         with atomic_path(output) as tmp:
-            Image.fromarray(np.round((1 - weight) * a + weight * b).astype(np.uint8)).save(tmp, format="PNG")
+            Image.fromarray(frame).save(tmp, format="PNG")
 
 
-def final_frames(chunk_dirs, seam_dirs=()) -> list[Path]:
+@dataclass(frozen=True)
+class FrameRef:
+    """Where a frame of the final video is: a PNG file (``position`` None) or the frame at
+    ``position`` in a segment file."""
+
+    name: str
+    path: Path
+    position: int | None = None
+
+
+def final_frames(chunk_dirs, seam_files=()) -> list[FrameRef]:
     """The video's stylized frames in order: each chunk's own frames, with a seam's
-    cross-faded frame in place of the chunk frame of the same name."""
-    frames = {path.name: path for directory in chunk_dirs for path in Path(directory).glob("*.png")}
-    frames.update({path.name: path for directory in seam_dirs for path in Path(directory).glob("*.png")})
+    cross-faded frame in place of the chunk frame of the same name. Reads only the
+    segments' tags; ``load_frames`` decodes."""
+    frames = {}
+    for path in [segment_path(directory, OWN_FRAMES) for directory in chunk_dirs] + [Path(p) for p in seam_files]:
+        frames.update({name: FrameRef(name, path, position) for position, name in enumerate(segment_names(path))})
     return [frames[name] for name in sorted(frames)]
+
+
+def load_frames(refs) -> Iterator[np.ndarray]:
+    """The frames ``refs`` (FrameRefs, or PNG paths) point to, in order, as RGB uint8 arrays.
+    A segment's frames are decoded as far as needed, in one pass (``final_frames`` visits
+    each segment once, positions rising), and only the current frame is held."""
+    decoding, frames, position, frame = None, iter(()), -1, None
+    for ref in refs:
+        if not isinstance(ref, FrameRef) or ref.position is None:
+            yield load_frame(ref.path if isinstance(ref, FrameRef) else ref)
+            continue
+        if ref.path != decoding or ref.position < position:
+            decoding, frames, position = ref.path, read_segment(ref.path), -1
+        while position < ref.position:
+            frame, position = next(frames, None), position + 1
+            if frame is None:
+                raise PainterlyError(f"{ref.path}: ends before its frame {ref.name}; rerun the job that wrote it")
+        yield frame

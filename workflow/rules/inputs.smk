@@ -67,7 +67,7 @@ def seams(wildcards):
     """A seam for every chunk with a lead-in (a border inside a shot)."""
     plan = chunk_plan(wildcards.name)
     return [
-        f"{RESULTS}/{wildcards.name}/seams/{i:04d}"
+        f"{RESULTS}/{wildcards.name}/seams/{i:04d}.mkv"
         for i, chunk in enumerate(plan)
         if chunk.lead_in
     ]

@@ -3,7 +3,7 @@ rule seam:
         earlier=previous_chunk,
         later=f"{RESULTS}/{{name}}/styled/{{chunk}}",
     output:
-        directory(f"{RESULTS}/{{name}}/seams/{{chunk}}"),
+        f"{RESULTS}/{{name}}/seams/{{chunk}}.mkv",
     log:
         f"{RESULTS}/logs/{{name}}/seam/{{chunk}}.log",
     conda:
