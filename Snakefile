@@ -1,6 +1,6 @@
 # painterly: videos and images into moving paintings.
-# extract_frames -> find_shots, style_targets -> stylize_frames (chunks, their flows inside)
-#   -> seam (borders inside a shot) -> encode_video, warp_error
+# plan_chunks (reads the video once), style_targets -> stylize_frames (chunks: their frames
+#   decoded from the video, their flows inside) -> seam (borders inside a shot) -> encode_video, warp_error
 #   -> provenance, chunk_times, plot_losses, plot_warp_error (for snakemake --report)
 from snakemake.utils import min_version
 
@@ -27,7 +27,6 @@ wildcard_constraints:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/inputs.smk"
 include: "workflow/rules/run_lock.smk"
-include: "workflow/rules/extract.smk"
 include: "workflow/rules/shots.smk"
 include: "workflow/rules/targets.smk"
 include: "workflow/rules/stylize.smk"

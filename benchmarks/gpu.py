@@ -40,6 +40,7 @@ import argparse
 import gc
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,16 +50,17 @@ from datetime import date
 from pathlib import Path
 from typing import Callable, NamedTuple
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import device_name, matmul_peak_gflops, print_table, synchronize, timed_command  # noqa: E402
 from evaluate import Evaluator, relative_gaps, video_quality  # noqa: E402
 from image import compare as compare_image, conv_gflops_per_iteration  # noqa: E402
-from video import clip_frames, compare as compare_video, preset_settings, run_chains  # noqa: E402
+from video import chunk_record, clip_frames, compare as compare_video, preset_settings, run_chains  # noqa: E402
 
 from painterly.device import configure  # noqa: E402
-from painterly.extract import frame_paths  # noqa: E402
+from painterly.extract import ffmpeg_exe  # noqa: E402
 from painterly.io import image_to_tensor, load_image  # noqa: E402
 from painterly.seams import SEAM_FRAMES  # noqa: E402
 from painterly.segments import frame_digests  # noqa: E402
@@ -291,16 +293,16 @@ def goal_line(goal: str, rows: list[list], column: int, target: float, unit: str
     return f"\n\n{goal}: {'reached' if met else 'missed'}; best {best[column]:.3g}{unit} ({best[0]})."
 
 
-def long_clip(frames: list[Path], count: int, out_dir: Path) -> list[Path]:
-    """``count`` frames played forwards and backwards over ``frames`` (the bundled clip is 3 s):
-    motion continues everywhere, reversing at the ends, as a long shot for a job to stylize."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cycle = [*frames, *frames[-2:0:-1]]
-    paths = frame_paths(out_dir, 0, count)
-    for index, path in enumerate(paths):
-        if not path.exists():
-            os.link(cycle[index % len(cycle)], path)
-    return paths
+def long_clip(frames: list[Path], count: int, path: Path) -> Path:
+    """A lossless video of ``count`` frames played forwards and backwards over ``frames`` (the
+    bundled clip is 3 s): motion continues everywhere, reversing at the ends, as a long shot
+    for a job to stylize."""
+    cycle = [np.asarray(load_image(frame)) for frame in [*frames, *frames[-2:0:-1]]]
+    height, width = cycle[0].shape[:2]
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+                    "-r", "10", "-i", "-", "-c:v", "ffv1", str(path)],
+                   input=b"".join(cycle[index % len(cycle)].tobytes() for index in range(count)), check=True)
+    return path
 
 
 def job_throughput(bench: Bench) -> str:
@@ -309,7 +311,8 @@ def job_throughput(bench: Bench) -> str:
     plan = bench.plan
     settings = preset_settings("default", device=bench.args.device).replace(size=plan.chain_size,
                                                                             **plan.job_settings)
-    frames = long_clip(bench.frames, plan.job_frames, bench.out("job-frames"))
+    video = long_clip(bench.frames, plan.job_frames, bench.work / "job-clip.mkv")
+    record = chunk_record(video, plan.chain_size, plan.job_frames, bench.out("job-plan"))
     targets = bench.work / "job-targets.pt"
     Stylizer(settings, bench.vgg).targets([bench.style]).save(targets)
     cache = bench.out("inductor-cache")  # empty when the compiled row, the only one compiling, starts
@@ -323,19 +326,19 @@ def job_throughput(bench: Bench) -> str:
         def run(index=index, job_settings=job_settings, label=label, options=options):
             out = bench.work / f"job{index}"
             seconds = timed_command(
-                [sys.executable, "-m", "painterly.jobs", "stylize-frames", *map(str, frames), "--targets", str(targets),
-                 "-o", str(out), "--seam-frames", str(SEAM_FRAMES), "--threads", "4", "--quiet",
+                [sys.executable, "-m", "painterly.jobs", "stylize-frames", str(video), "--chunk-source", str(record),
+                 "--targets", str(targets), "-o", str(out), "--seam-frames", str(SEAM_FRAMES), "--threads", "4", "--quiet",
                  "--settings", json.dumps(job_settings.to_dict()), *options],
                 env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache)})
             sub_chains = json.loads((out / "losses.json").read_text())["sub_chains"]
-            return [label, len(frames), sub_chains, seconds, len(frames) / seconds]
+            return [label, plan.job_frames, sub_chains, seconds, plan.job_frames / seconds]
 
         rows.append(bench.measure(label, run))
     rows = [row for row in rows if row]
     table = print_table(["job", "frames", "sub-chains", "wall s (whole process)", "frames/s"], rows)
     verdict = goal_line(f"A job fills the GPU (>= {bench.args.job_fps:g} frames/s over the whole job)", rows, 4,
                         bench.args.job_fps, " frames/s")
-    return (f"`python -m painterly.jobs stylize-frames` on {len(frames)} frames at {bench.width}x{bench.height} (the "
+    return (f"`python -m painterly.jobs stylize-frames` on {plan.job_frames} frames at {bench.width}x{bench.height} (the "
             f"bundled clip played back and forth: one long shot), `default` preset at {settings.size} px "
             f"({settings.iterations} iterations for each sub-chain's first frame, {settings.frame_iterations} per "
             f"later frame), seams of {SEAM_FRAMES} frames between sub-chains, flows computed inside the job. Wall "
@@ -523,7 +526,7 @@ def reproducibility(bench: Bench) -> str:
     afresh: byte-identical frames with `deterministic`, and at what cost (the default,
     uncompiled path; compiling four processes would take minutes of the run)."""
     plan = bench.plan
-    frames = bench.frames[: plan.repro_frames]
+    record = chunk_record(bench.args.video, plan.chain_size, plan.repro_frames, bench.out("repro-plan"))
     settings = bench.settings.replace(precision="bf16")
     targets = bench.work / "repro-targets.pt"
     Stylizer(settings, bench.vgg).targets([bench.style]).save(targets)
@@ -537,11 +540,12 @@ def reproducibility(bench: Bench) -> str:
                 out = bench.work / f"repro-{deterministic}-{attempt}"
                 job = settings.replace(deterministic=deterministic)
                 seconds.append(timed_command(
-                    [sys.executable, "-m", "painterly.jobs", "stylize-frames", *map(str, frames), "--targets",
-                     str(targets), "-o", str(out), "--quiet", "--settings", json.dumps(job.to_dict())]))
+                    [sys.executable, "-m", "painterly.jobs", "stylize-frames", bench.args.video, "--chunk-source",
+                     str(record), "--targets", str(targets), "-o", str(out), "--quiet",
+                     "--settings", json.dumps(job.to_dict())]))
                 digests.append(frame_digests(out / "frames.mkv"))
             same = sum(a == b for a, b in zip(*digests))
-            return [label, len(frames), same, seconds[0], seconds[1]]
+            return [label, plan.repro_frames, same, seconds[0], seconds[1]]
 
         rows.append(bench.measure(label, run))
     speed = []
@@ -568,7 +572,7 @@ def reproducibility(bench: Bench) -> str:
     if all(speed):
         cost = (f"\n\nLater frames/s in one process (CUDA graphs, bf16, no early stop): "
                 f"{speed[0]:.3g} deterministic, {speed[1]:.3g} not: deterministic costs {speed[1] / speed[0]:.2f}x.")
-    return (f"`python -m painterly.jobs stylize-frames` on the first {len(frames)} frames at {bench.width}x{bench.height}, "
+    return (f"`python -m painterly.jobs stylize-frames` on the first {plan.repro_frames} frames at {bench.width}x{bench.height}, "
             f"bf16, twice per setting."
             f"\n\n{table}{cost}")
 

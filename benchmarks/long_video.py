@@ -38,6 +38,7 @@ from evaluate import Evaluator  # noqa: E402
 from tests.media import workflow_config  # noqa: E402
 
 from painterly.extract import ffmpeg_exe
+from painterly.extract import scan_video  # noqa: E402
 from painterly.io import is_video  # noqa: E402
 from painterly.io import load_image  # noqa: E402
 from painterly.seams import final_frames, load_frames  # noqa: E402
@@ -95,6 +96,12 @@ def borders_and_cuts(root: Path, name: str) -> tuple[list[int], list[int]]:
     return [c.first for c in plan[1:]], cuts
 
 
+def input_pictures(clip: Path, size: int) -> list[Image.Image]:
+    """The frames the workflow reads from ``clip`` at long side ``size``."""
+    with scan_video(clip, size) as scan:
+        return [Image.fromarray(picture) for _, picture in scan]
+
+
 def final_pictures(root: Path, name: str) -> list[Image.Image]:
     """The video's final stylized frames, in order, as the workflow left them."""
     results = root / "results" / name
@@ -141,9 +148,9 @@ def main() -> None:
                 inner = np.delete(errors, [b - 1 for b in borders + true_cuts if 0 < b <= len(errors)])
                 seams_at = [b - 1 for b in borders if b not in true_cuts]
                 worst = max((errors[i] for i in seams_at), default=float("nan"))
-                final = final_pictures(root, name)
-                first = evaluator.distances(final[0], load_image(root / "results" / name / "frames" / "000000.png"), style)[0]
-                after_cut = [evaluator.distances(final[c], load_image(root / "results" / name / "frames" / f"{c:06d}.png"), style)[0] / first for c in true_cuts]
+                final, inputs = final_pictures(root, name), input_pictures(clips[name], args.size)
+                first = evaluator.distances(final[0], inputs[0], style)[0]
+                after_cut = [evaluator.distances(final[c], inputs[c], style)[0] / first for c in true_cuts]
                 rows.append([name, label, len(borders), round(float(errors.sum()), 4), round(float(errors.sum() / reference), 3),
                              round(float(worst / np.percentile(inner, 95)), 2) if seams_at else "-",
                              ", ".join(f"{r:.2f}" for r in after_cut) or "-", round(times[label])])
@@ -153,10 +160,10 @@ def main() -> None:
 
         drift_root = tmp / "one-chain"
         count = len(warp_errors(drift_root, "vtest")) + 1
-        drift, final = [], final_pictures(drift_root, "vtest")
+        drift, final, inputs = [], final_pictures(drift_root, "vtest"), input_pictures(clips["vtest"], args.size)
         for index in np.linspace(0, count - 1, 7).astype(int):
             frame = final[index]
-            content = load_image(drift_root / "results" / "vtest" / "frames" / f"{index:06d}.png")
+            content = inputs[index]
             drift.append([int(index), round(evaluator.distances(frame, content, style)[0], 4),
                           round(float(np.asarray(frame, dtype=float).mean()), 1),
                           round(float(np.asarray(content, dtype=float).mean()), 1)])

@@ -32,7 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "workflow"), "PAINTERLY_WORKFLOW": str(REPO)}
 
-from painterly.io import is_video  # noqa: E402  (from this checkout: after the line above)
+from painterly.extract import scan_video  # noqa: E402  (from this checkout: after the line above)
+from painterly.io import is_video  # noqa: E402
 from painterly.seams import final_frames, load_frames  # noqa: E402
 
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -52,7 +53,7 @@ def painterly(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "painterly", *args], cwd=REPO, env=ENV, check=True)
 
 
-def stylize_sample(work: Path, size: int, overrides: dict) -> tuple[list[Path], list[Image.Image], Path]:
+def stylize_sample(work: Path, size: int, overrides: dict) -> tuple[list[Image.Image], list[Image.Image], Path]:
     """The clip through `painterly video` (GIF), the photo through `painterly image`, both
     at ``size`` with the ``overrides`` of their settings; the clip's input frames and final
     stylized frames as the workflow left them."""
@@ -60,7 +61,8 @@ def stylize_sample(work: Path, size: int, overrides: dict) -> tuple[list[Path], 
     painterly("video", str(DATA / "vtest.mp4"), str(STYLE), "-o", str(work / "sample.gif"), *settings, "--cores", "2")
     painterly("image", str(DATA / "building.jpg"), str(STYLE), "-o", str(work / "building.png"), *settings, "--quiet")
     results = work / ".painterly" / "sample" / "results" / "sample"
-    inputs = sorted((results / "frames").glob("*.png"))
+    with scan_video(DATA / "vtest.mp4", size) as scan:
+        inputs = [Image.fromarray(picture) for _, picture in scan]
     styled = final_frames(sorted((results / "styled").iterdir()), sorted((results / "seams").glob("*.mkv")))
     return inputs, [Image.fromarray(frame) for frame in load_frames(styled)], work / "building.png"
 

@@ -33,6 +33,7 @@ from painterly.chains import Chain, stylize_chains  # noqa: E402
 from painterly.chunk import stylize_frames  # noqa: E402
 from painterly.io import image_to_tensor, load_image, save_image  # noqa: E402
 from painterly.seams import final_frames  # noqa: E402
+from painterly.shots import plan_video  # noqa: E402
 from painterly.settings import CONTENT_LAYER, STYLE_LAYERS, Settings  # noqa: E402
 from painterly.stylize import Stylizer  # noqa: E402
 from painterly.extract import extract_frames, frame_paths  # noqa: E402
@@ -78,6 +79,14 @@ def clip_frames(video, frames_dir: Path, size: int, count: int) -> list[Path]:
     """The first ``count`` frames of ``video`` as PNGs at long side ``size``."""
     meta = extract_frames(video, frames_dir, frames_dir.with_suffix(".json"), size, end=count)
     return frame_paths(frames_dir, 0, meta["frame_count"])
+
+
+def chunk_record(video, size: int, count: int, work: Path) -> Path:
+    """The first ``count`` frames of ``video`` at long side ``size`` planned as one chunk
+    (painterly.shots.plan_video): the record a `stylize-frames` job reads beside the video."""
+    plan_video(video, {"size": size, "end": count}, 0, count, 0, work / "plan.json", work / "meta.json",
+               work / "chunks")
+    return work / "chunks" / "0000.json"
 
 
 def preset_values(preset: str) -> dict:

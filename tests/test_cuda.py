@@ -29,7 +29,7 @@ from .conftest import CONTENT, CUDA, REPO, STYLE
 sys.path.insert(0, str(REPO / "benchmarks"))
 from evaluate import Evaluator, relative_gaps, video_quality  # noqa: E402
 from gpu import PRECISION_TOLERANCE, SAME_MATH_TOLERANCE, engine_quality  # noqa: E402
-from video import clip_frames, preset_settings, run_chains  # noqa: E402
+from video import chunk_record, clip_frames, preset_settings, run_chains  # noqa: E402
 
 pytestmark = [pytest.mark.cuda, CUDA]
 
@@ -38,12 +38,13 @@ GPU = "cuda"
 # for the CPU side of the comparison, large enough for the evaluator's distances to settle.
 QUALITY = preset_settings("default")
 CLIP_FRAMES = 6
+VIDEO = REPO / "data" / "vtest.mp4"
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     """The first frames of the bundled clip at the preset's size."""
-    return clip_frames(REPO / "data" / "vtest.mp4", tmp_path_factory.mktemp("clip") / "frames", QUALITY.size,
+    return clip_frames(VIDEO, tmp_path_factory.mktemp("clip") / "frames", QUALITY.size,
                        CLIP_FRAMES)
 
 
@@ -170,17 +171,18 @@ def test_a_shots_first_frame_is_captured_once_and_replayed(vgg, style_image, cli
         assert torch.equal(second.image, third.image)
 
 
-def test_deterministic_runs_in_two_processes_give_the_same_bytes(tmp_path, clip):
+def test_deterministic_runs_in_two_processes_give_the_same_bytes(tmp_path):
     """Two stylize jobs, each choosing its algorithms afresh, as two nodes of a cluster: with
     `deterministic` their frames are byte-identical."""
     settings = QUALITY.replace(device=GPU, deterministic=True, precision="bf16")
     targets = tmp_path / "targets.pt"
     Stylizer(settings).targets([load_image(STYLE)]).save(targets)
+    record = chunk_record(VIDEO, QUALITY.size, 3, tmp_path)
     digests = []
     for attempt in range(2):
         out = tmp_path / f"run{attempt}"
-        command = [sys.executable, "-m", "painterly.jobs", "stylize-frames", *map(str, clip[:3]), "--targets",
-                   str(targets), "-o", str(out), "--quiet", "--settings", json.dumps(settings.to_dict())]
+        command = [sys.executable, "-m", "painterly.jobs", "stylize-frames", str(VIDEO), "--chunk-source", str(record),
+                   "--targets", str(targets), "-o", str(out), "--quiet", "--settings", json.dumps(settings.to_dict())]
         result = subprocess.run(command, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stderr[-3000:]
         digests.append(dict(zip(segment_names(out / "frames.mkv"), frame_digests(out / "frames.mkv"))))

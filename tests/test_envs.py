@@ -82,7 +82,7 @@ def pip_requirements(env_file: Path) -> list[str]:
 
 
 def test_every_rule_names_an_env_file(rule_envs):
-    assert {"extract_frames", "stylize_frames", "encode_video"} <= set(rule_envs)  # the workflow was read
+    assert {"plan_chunks", "stylize_frames", "encode_video"} <= set(rule_envs)  # the workflow was read
     missing = sorted(rule for rule, env in rule_envs.items() if env is None)
     assert not missing, f"rules without a conda: env: {missing}"
     unknown = {rule: env for rule, env in rule_envs.items() if Path(env) not in ENV_FILES}

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from painterly.errors import PainterlyError
-from painterly.extract import extract_frames, ffmpeg_exe, probe
+from painterly.extract import (_decode_from, chunk_source, decode_frames, extract_frames, ffmpeg_exe, picture_digest,
+                               probe, scan_video)
 from painterly.io import is_video
 
 from .media import VFR_TICKS, frame_pixels, write_clip, write_vfr_clip
@@ -193,3 +194,33 @@ def test_sides_are_even_so_no_encoder_pads(tmp_path, clip):
     meta = extract_frames(clip, tmp_path / "f", tmp_path / "f.json", size=33)  # 33x25 would be odd
     assert (meta["width"], meta["height"]) == (32, 24)
     assert Image.open(tmp_path / "f" / "000000.png").size == (32, 24)
+
+
+KEYFRAMES_EVERY_4 = ("-c:v", "libx264", "-g", "4", "-keyint_min", "4", "-bf", "2", "-pix_fmt", "yuv444p")
+
+
+@pytest.mark.parametrize("name, clip_args, extraction", [
+    ("h264 with B-frames.mp4", KEYFRAMES_EVERY_4, {"size": 32}),
+    ("h264 with B-frames.avi", KEYFRAMES_EVERY_4, {"size": 32, "start": 3}),  # times stamped in decode order
+    ("ffv1.mkv", (), {"size": 48, "fps": 5, "start": 1, "end": 15}),  # one key frame, then subsampled
+])
+def test_a_chunk_decodes_its_own_frames_from_the_source(tmp_path, name, clip_args, extraction):
+    """Each chunk's record (plan_chunks) brings back exactly the frames a whole read gives,
+    seeking to the key frame before them where the file has one."""
+    source = tmp_path / name
+    write_clip(source, frames=16, audio=False, extra_args=clip_args)
+    with scan_video(source, **extraction) as scan:
+        pictures = [picture for _, picture in scan]
+        digests = [picture_digest(picture) for picture in pictures]
+        records = [chunk_source(scan, start, end, digests) for start, end in ((0, 3), (2, 7), (5, len(pictures)))]
+    for record in records:
+        first = record["start"]
+        decoded = decode_frames(source, record)
+        assert len(decoded) == len(record["decoded_index"]) and all(
+            np.array_equal(a, b) for a, b in zip(decoded, pictures[first:]))
+    keyed = [record for record in records if record["keyframe"]]
+    assert bool(keyed) == bool(clip_args)  # H.264 has a key frame every 4: later chunks seek,
+    assert all(_decode_from(source, record, record["keyframe"]) for record in keyed)  # and the seek lands
+    # Frames that are not what the plan saw (the file changed since): one line, no guess.
+    with pytest.raises(PainterlyError, match=r"frames 2-6 are not those the plan saw; .* run the workflow again"):
+        decode_frames(source, {**records[1], "digest": "0" * 64})

@@ -50,14 +50,18 @@ def test_chunks_border_at_every_cut_and_split_long_shots_evenly():
 
 def test_a_cut_is_found_where_the_scene_changes(tmp_path):
     write_clip(tmp_path / "clip.mkv", frames=10, audio=False, cut_at=6)
-    extract_frames(tmp_path / "clip.mkv", tmp_path / "frames", tmp_path / "meta.json", size=64)
-    plan = plan_video(tmp_path / "frames", 0.35, 4, 2, tmp_path / "plan.json")
+    plan = plan_video(tmp_path / "clip.mkv", {"size": 64}, 0.35, 4, 2, tmp_path / "plan.json", tmp_path / "meta.json",
+                      tmp_path / "chunks")
     assert plan["cuts"] == [6] and len(plan["explained"]) == 9
-    # The chunks around the cut, written once for every later rule to read.
+    # The chunks around the cut, written once for every later rule to read, with a record
+    # per chunk of where its frames are (lead-in first).
     assert read_chunk_plan(tmp_path / "plan.json") == (plan_chunks(10, [6], 4, 2), [6])
+    records = [json.loads(path.read_text()) for path in sorted((tmp_path / "chunks").iterdir())]
+    assert [(r["start"], len(r["decoded_index"])) for r in records] == [(0, 3), (1, 5), (6, 4)]
+    assert json.loads((tmp_path / "meta.json").read_text())["frame_count"] == 10
     write_clip(tmp_path / "moving.mkv", frames=10, audio=False)  # continuous motion: no cut
-    extract_frames(tmp_path / "moving.mkv", tmp_path / "moving", tmp_path / "meta2.json", size=64)
-    assert plan_video(tmp_path / "moving", 0.35, 4, 2, tmp_path / "plan2.json")["cuts"] == []
+    assert plan_video(tmp_path / "moving.mkv", {"size": 64}, 0.35, 4, 2, tmp_path / "plan2.json",
+                      tmp_path / "meta2.json", tmp_path / "chunks2")["cuts"] == []
 
 
 def chain_warp_error(frames_dir, styled: list) -> list[float]:
@@ -144,9 +148,10 @@ def test_a_killed_chunk_resumes_from_its_last_frame_byte_identical(tmp_path, tar
     and 2-7, faded over 2-3), a chunk resumes from the step all of them had finished and
     ends as if never killed."""
     write_clip(tmp_path / "clip.mkv", frames=8, audio=False)
-    extract_frames(tmp_path / "clip.mkv", tmp_path / "frames", tmp_path / "meta.json", size=48)
-    frames = [str(p) for p in frame_paths(tmp_path / "frames", 0, 8)]
-    command = [sys.executable, "-m", "painterly.jobs", "stylize-frames", *frames, "--targets", str(targets),
+    plan_video(tmp_path / "clip.mkv", {"size": 48}, 0, 8, 0, tmp_path / "plan.json", tmp_path / "meta.json",
+               tmp_path / "chunks")  # one chunk of all 8 frames
+    command = [sys.executable, "-m", "painterly.jobs", "stylize-frames", str(tmp_path / "clip.mkv"), "--chunk-source",
+               str(tmp_path / "chunks" / "0000.json"), "--targets", str(targets),
                "--settings", json.dumps(SETTINGS.replace(sub_chains=sub_chains).to_dict()), "--threads", "1",
                "--seam-frames", "2", "--quiet", "-o"]
     subprocess.run([*command, str(tmp_path / "whole")], check=True)

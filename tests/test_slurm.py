@@ -58,7 +58,7 @@ def test_workflow_runs_through_sbatch_with_gpu_requests(cluster, tmp_path):
     assert len(stylize) == 2  # 6 frames in chunks of 3: a job does many frames
     for job in stylize + by_rule["stylize_image"] + by_rule["style_targets"]:
         assert job["Partition"] == "gpu" and "gpu:1" in job["TresPerJob"], job
-    for job in by_rule["extract_frames"] + by_rule["encode_video"]:
+    for job in by_rule["plan_chunks"] + by_rule["encode_video"]:
         assert job["Partition"] == "cpu" and "gpu" not in job.get("TresPerJob", ""), job
     # Inside the job the engine saw the GPU SLURM granted, found no CUDA device, fell back.
     log = (tmp_path / "results/logs/clip/stylize_frames/0000.log").read_text()

@@ -93,7 +93,6 @@ def test_first_run_makes_every_output(first_run):
     workdir, result = first_run
     (targets,) = (workdir / "results/style_targets").glob("style-*.pt")  # one file, shared by both rows
     assert jobs_run(result) == sorted([
-        "extract_frames[name=clip]",
         *[f"stylize_frames[name=clip, chunk={c}]" for c in ("0000", "0001", "0002")],
         "plan_chunks[name=clip]", "encode_video[name=clip, suffix=mp4]", "warp_error[name=clip]", "preview[name=clip]",
         "preview[name=photo]",
@@ -122,8 +121,8 @@ def test_changed_source_frames_restylize_only_their_chunk(workspace):
     write_clip(workspace / "clip.mkv", frames=6, changed=(4, 5))  # lossless: frames 0-3 keep their bytes
     result = snakemake(workspace)
     assert jobs_run(result) == sorted([
-        "encode_video[name=clip, suffix=mp4]", "extract_frames[name=clip]", "plan_chunks[name=clip]",
-        # The preview reruns too: its input, the first frame, was re-extracted.
+        "encode_video[name=clip, suffix=mp4]", "plan_chunks[name=clip]",
+        # The preview reruns too: it reads the video, which changed.
         "preview[name=clip]", "stylize_frames[name=clip, chunk=0002]", "warp_error[name=clip]",
         # What reads the chunks: the provenance record and the report's tables and plots.
         "chunk_times[name=clip]", "plot_losses[name=clip]", "plot_warp_error[name=clip]", "provenance[name=clip]",
@@ -223,7 +222,7 @@ def test_painterly_video_prints_the_failed_jobs_cause(tmp_path):
     write_clip(source, frames=30)
     source.write_bytes(source.read_bytes()[: source.stat().st_size // 2])  # plays, then stops mid-file
     result = painterly_video(source, tmp_path / "cut.mp4", check=False)
-    log = tmp_path / ".painterly/cut/results/logs/cut/extract_frames.log"
+    log = tmp_path / ".painterly/cut/results/logs/cut/plan_chunks.log"
     cause = log.read_text().strip().splitlines()[-1]
     assert result.returncode == 2 and cause.startswith(f"painterly: error: {source}: damaged or cut short after 15 frames")
     last = result.stderr.strip().splitlines()[-1]

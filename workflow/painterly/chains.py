@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from .device import describe_device
 from .flow import reliable_flow
-from .io import image_to_tensor, load_image, resize_long_side, save_image
+from .io import DecodedFrame, frame_image, image_to_tensor, resize_long_side, save_image
 from .provenance import write_frame_record
 from .settings import Settings
 from .style_targets import StyleTargets
@@ -31,13 +31,13 @@ from .stylize import Stylizer
 
 @dataclass
 class Chain:
-    frames: list[Path]
-    """The content frames, in order."""
+    frames: list[Path | DecodedFrame]
+    """The content frames, in order: image files or frames decoded into memory."""
     outputs: list[Path]
     """Where each result is written."""
     previous: torch.Tensor | None = None
     """A chain resumed mid-way: the result (1, 3, H, W) of the frame before ``frames[0]``."""
-    before: Path | None = None
+    before: Path | DecodedFrame | None = None
     """... and that frame's content (to compute the flow into ``frames[0]``)."""
     records: bool = False
     """Write each frame's record (provenance.write_frame_record) beside its output, before
@@ -87,11 +87,11 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
 def _read(chain: Chain, t: int, settings: Settings):
     """Frame t of a chain as a tensor (3, H, W) at the output size, and (temporal, t > 0) the
     backward flow into it (H, W, 2) with its reliability mask (1, H, W)."""
-    frame = resize_long_side(load_image(chain.frames[t]), settings.size)
+    frame = resize_long_side(frame_image(chain.frames[t]), settings.size)
     tensor = image_to_tensor(frame)[0]
     if not settings.temporal or (t == 0 and chain.previous is None):
         return tensor, None
-    before = resize_long_side(load_image(chain.frames[t - 1] if t else chain.before), settings.size)
+    before = resize_long_side(frame_image(chain.frames[t - 1] if t else chain.before), settings.size)
     backward, reliable = reliable_flow(np.asarray(frame), np.asarray(before), settings.flow_method)
     return tensor, (torch.from_numpy(backward), torch.from_numpy(np.ascontiguousarray(reliable))[None])
 

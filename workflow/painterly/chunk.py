@@ -33,7 +33,7 @@ import torch
 
 from .chains import Chain, stylize_chains
 from .device import describe_device
-from .io import fit_long_side, image_to_tensor, load_frame, load_image, sha256_file
+from .io import DecodedFrame, fit_long_side, frame_image, image_to_tensor, load_frame, load_image, sha256_file
 from .provenance import frame_record_path, gather_frame_records
 from .seams import LEAD_IN, OWN_FRAMES, SEAM_FRAMES, fade_files
 from .segments import segment_path, write_segment
@@ -97,7 +97,8 @@ def split_into_sub_chains(frame_count: int, lead_in: int, sub_chains: int, seam_
 
 
 def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=True, lead_in: int = 0, seam_frames: int = SEAM_FRAMES, compiled: bool = False) -> None:
-    """Stylize consecutive ``frames`` (PNG paths, in order) into ``out_dir``: the chunk's own
+    """Stylize consecutive ``frames`` (in order: image files, or DecodedFrames from the
+    source, painterly.extract.decode_frames) into ``out_dir``: the chunk's own
     frames as the segment ``frames.mkv``, the first ``lead_in`` of them (a chain's run-up,
     see painterly.seams) as ``lead-in.mkv`` (painterly.segments, frames named as their
     inputs); each frame's loss curves and device into ``out_dir/losses.json``
@@ -108,19 +109,19 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
     threads ahead of the device, and never stored. ``seam_frames``: the lead-in of each
     sub-chain after the first (frames independent, without temporal mode: none).
     """
-    frames, out_dir = [Path(frame) for frame in frames], Path(out_dir)
+    frames, out_dir = [frame if isinstance(frame, DecodedFrame) else Path(frame) for frame in frames], Path(out_dir)
     partial = out_dir.parent / f".{out_dir.name}.partial"
     stylizer = Stylizer(settings, compiled=compiled)
     # Always in the job's log (also with --quiet): which device a job really used.
     print(f"device: {describe_device(stylizer.device)}", file=sys.stderr, flush=True)
     seam_frames = seam_frames if settings.temporal else 0
-    width, height = fit_long_side(load_image(frames[0]).size, settings.size)
+    width, height = fit_long_side(frame_image(frames[0]).size, settings.size)
     count = choose_sub_chains(settings, stylizer.device, width, height, len(frames) - lead_in, seam_frames)
     parts = split_into_sub_chains(len(frames), lead_in, count, seam_frames)
     record = {
         "settings": settings.to_dict(),
         "targets": sha256_file(targets_path),
-        "frames": [sha256_file(frame) for frame in frames],
+        "frames": [frame_digest(frame) for frame in frames],
         "lead_in": lead_in,
         "sub_chains": count,
         "seam_frames": seam_frames,
@@ -143,6 +144,16 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
     if out_dir.exists():
         shutil.rmtree(out_dir)
     os.replace(partial, out_dir)
+
+
+def frame_digest(frame) -> str:
+    """What a content frame is, for the partial directory's record: its pixels' digest
+    (painterly.extract.picture_digest) or its file's."""
+    if isinstance(frame, DecodedFrame):
+        from .extract import picture_digest
+
+        return picture_digest(frame.picture)
+    return sha256_file(frame)
 
 
 def _pack(partial: Path, frames: list[Path], directory: Path, part: str) -> None:

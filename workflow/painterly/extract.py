@@ -1,11 +1,12 @@
-"""Video in: what kind a file is, probing a video, and deterministic PNG frame extraction.
+"""Video in: probing a video, and reading the frames a row uses of it, deterministically:
+once in order to plan it (FrameScan), and a chunk's run of them by seeking (decode_frames).
 
 Decoding goes through PyAV (libav's API, its libraries bundled in the wheel) rather than
 ffmpeg's raw-video pipe, because the pipe emits frames at one nominal rate: a
 variable-frame-rate source (phones, screen recordings, an AVI that holds a picture for
 seconds) comes out with pictures repeated and the timing lost. PyAV hands over each
-decoded picture once with its own timestamp and duration, so extraction writes each
-distinct frame once and records when it shows; stream facts (rotation, audio, time
+decoded picture once with its own timestamp and duration, so each distinct frame is
+read once and its time recorded; stream facts (rotation, audio, time
 base) are fields, not text scraped from stderr; a damaged file raises or logs a libav
 error we can quote, and there is no subprocess pipe to drain. Encoding stays with the
 ffmpeg binary of the ``imageio-ffmpeg`` wheel (see ``encode.py``).
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
 import heapq
 import json
 import math
@@ -197,70 +199,167 @@ class _Subsampler:
         return True
 
 
-def extract_frames(source, frames_dir, meta_path, size: int, fps: float | None = None, start: int = 0, end: int | None = None) -> dict:
-    """Decode ``source`` into lossless PNGs ``frames_dir/000000.png`` ... at long side ``size``.
+class FrameScan:
+    """The frames a row uses of a source, read in one pass: each distinct decoded picture
+    once, those in [start, end) of decoding order, subsampled to at most ``fps``, turned
+    upright and resized to long side ``size`` (both sides even, LANCZOS).
 
-    Each distinct decoded picture is written once, turned upright, and the metadata
-    records its timestamp (``frame_pts`` in ``time_base``, from 0) and when the last one
-    stops showing (``end_pts``), so encoding keeps a variable frame rate. ``start``/``end``
-    select decoded frames [start, end); ``fps`` subsamples to at most that rate. Same
-    source, same arguments -> byte-identical frames. The directory appears whole or not
-    at all.
+    Iterating yields (position among the kept frames, RGB uint8 array); afterwards ``meta``
+    is the video's metadata: each kept frame's timestamp (``frame_pts`` in ``time_base``,
+    from 0) and when the last stops showing (``end_pts``), so encoding keeps a variable
+    frame rate; and ``decoded_index`` (each kept frame's place in decoding order) and
+    ``keyframes`` ([decoded index, pts] of the key frames) say where a run of frames is,
+    so a chunk job can seek to its own (``chunk_source``, ``decode_frames``). Same source,
+    same arguments -> the same arrays.
     """
-    source = Path(source)
-    if end is not None and end <= start:
-        raise PainterlyError(f"{source}: end {end} is not after start {start}; set end > start in the sheet")
-    subsampler = _Subsampler(fps)
-    kept: list[int] = []
-    decoded, previous_pts, end_pts = 0, None, 0
-    with _open_video(source) as video, atomic_dir(frames_dir) as tmp:
+
+    def __init__(self, video: _Video, size: int, fps: float | None = None, start: int = 0, end: int | None = None):
+        if end is not None and end <= start:
+            raise PainterlyError(f"{video.path}: end {end} is not after start {start}; set end > start in the sheet")
+        self.video, self.size, self.fps, self.start, self.end = video, size, fps, start, end
+        self.kept: list[int] = []
+        self.decoded_index: list[int] = []
+        self.keyframes: list[list[int]] = []
+        self.decoded, self.end_pts, self.frame_size = 0, 0, None
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        video, subsampler, previous_pts = self.video, _Subsampler(self.fps), None
         time_base = video.stream.time_base
         rate = video.stream.average_rate or video.stream.guessed_rate
         default_ticks = max(1, round(1 / (rate * time_base))) if rate else 1
         for pts, frame in video.timed_frames():
             # One without a time, or stamped no later than the last, shows right after the last.
             if pts is None or (previous_pts is not None and pts <= previous_pts):
-                pts = end_pts
-            if end is not None and decoded >= end:
-                end_pts = pts  # the range ends where its first left-out frame begins
+                pts = self.end_pts
+            if self.end is not None and self.decoded >= self.end:
+                self.end_pts = pts  # the range ends where its first left-out frame begins
                 break
-            decoded += 1
-            previous_pts, end_pts = pts, pts + (frame.duration or default_ticks)
-            if decoded <= start or not subsampler.keep(pts * time_base):
+            if frame.key_frame and frame.pts is not None:
+                self.keyframes.append([self.decoded, frame.pts])
+            self.decoded += 1
+            previous_pts, self.end_pts = pts, pts + (frame.duration or default_ticks)
+            if self.decoded <= self.start or not subsampler.keep(pts * time_base):
                 continue
-            picture = _upright(frame)
-            if not kept:
-                width, height = even_fit((picture.shape[1], picture.shape[0]), size)
-            image = Image.fromarray(np.ascontiguousarray(picture)).resize((width, height), Image.Resampling.LANCZOS)
-            image.save(tmp / FRAME_PATTERN.format(len(kept)), optimize=False)
-            kept.append(pts)
-        if end is None or decoded < end:
+            if self.frame_size is None:  # the first frame sets the video's size
+                turns = round(frame.rotation / 90)  # as _upright turns it
+                self.frame_size = even_fit((frame.height, frame.width) if turns % 2 else (frame.width, frame.height),
+                                           self.size)
+            picture = resize_frame(frame, self.frame_size)
+            self.kept.append(pts)
+            self.decoded_index.append(self.decoded - 1)
+            yield len(self.kept) - 1, picture
+        if self.end is None or self.decoded < self.end:
             # Read to the end: the last picture shows until the file ends, as players hold it
             # while the sound plays on (its own duration is often a default 1/25 s).
-            end_pts = max(end_pts, video.end_ticks())
+            self.end_pts = max(self.end_pts, video.end_ticks())
+
+    @property
+    def meta(self) -> dict:
+        video, kept, time_base = self.video, self.kept, self.video.stream.time_base
         if not kept:
-            if decoded == 0:
-                raise PainterlyError(f"{source}: its video stream has no picture that decodes; {FIX_DAMAGED}")
-            raise PainterlyError(f"{source}: start {start} is past its last frame (it has {decoded}); "
-                                 f"set start below {decoded} in the sheet")
-        duration = (end_pts - kept[0]) * time_base
-        meta = {
-            "source": str(source),
-            "source_sha256": sha256_file(source),
+            if self.decoded == 0:
+                raise PainterlyError(f"{video.path}: its video stream has no picture that decodes; {FIX_DAMAGED}")
+            raise PainterlyError(f"{video.path}: start {self.start} is past its last frame (it has {self.decoded}); "
+                                 f"set start below {self.decoded} in the sheet")
+        duration = (self.end_pts - kept[0]) * time_base
+        return {
+            "source": str(video.path),
+            "source_sha256": sha256_file(video.path),
             "frame_count": len(kept),
-            "width": width,
-            "height": height,
+            "width": self.frame_size[0],
+            "height": self.frame_size[1],
             "has_audio": video.has_audio,
             "fps": float(len(kept) / duration),
             "time_base": str(time_base),
             "frame_pts": [pts - kept[0] for pts in kept],
-            "end_pts": end_pts - kept[0],
+            "end_pts": self.end_pts - kept[0],
             "start_seconds": float(kept[0] * time_base - video.start),
             "duration_seconds": float(duration),
         }
-    with atomic_path(meta_path) as meta_tmp:
-        meta_tmp.write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def resize_frame(frame: av.VideoFrame, frame_size: tuple[int, int]) -> np.ndarray:
+    """A decoded picture upright (ffmpeg's autorotate), at ``frame_size`` (width, height)."""
+    image = Image.fromarray(np.ascontiguousarray(_upright(frame))).resize(frame_size, Image.Resampling.LANCZOS)
+    return np.asarray(image)
+
+
+@contextlib.contextmanager
+def scan_video(source, size: int, fps: float | None = None, start: int = 0, end: int | None = None
+               ) -> Iterator[FrameScan]:
+    """A FrameScan of ``source``, open while the block runs."""
+    with _open_video(source) as video:
+        yield FrameScan(video, size, fps, start, end)
+
+
+def write_meta(meta: dict, meta_path) -> None:
+    with atomic_path(meta_path) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def extract_frames(source, frames_dir, meta_path, size: int, fps: float | None = None, start: int = 0, end: int | None = None) -> dict:
+    """Decode ``source`` into lossless PNGs ``frames_dir/000000.png`` ... (FrameScan's
+    frames) and its metadata into ``meta_path``. The directory appears whole or not at all.
+    The workflow reads frames straight from the source (painterly.shots, decode_frames);
+    extracted files serve tools and tests that want the frames as files."""
+    with scan_video(source, size, fps, start, end) as scan, atomic_dir(frames_dir) as tmp:
+        for position, picture in scan:
+            Image.fromarray(picture).save(tmp / FRAME_PATTERN.format(position), optimize=False)
+        meta = scan.meta
+    write_meta(meta, meta_path)
     return meta
+
+
+def picture_digest(picture: np.ndarray) -> str:
+    """SHA-256 of a decoded frame's pixels (and shape): equal exactly when the pictures are."""
+    return hashlib.sha256(str(picture.shape).encode() + picture.tobytes()).hexdigest()
+
+
+def frames_digest(picture_digests: list[str]) -> str:
+    """One digest for a run of frames, from theirs (picture_digest), in order."""
+    return hashlib.sha256("\n".join(picture_digests).encode()).hexdigest()
+
+
+def chunk_source(scan: FrameScan, start: int, end: int, picture_digests: list[str]) -> dict:
+    """Where frames ``start`` .. ``end`` - 1 of a scanned video are in its source, and their
+    digest: what a chunk job needs to decode them (decode_frames), and what changes exactly
+    when they do (so Snakemake reruns only chunks whose frames changed)."""
+    wanted = scan.decoded_index[start:end]
+    keys = [key for key in scan.keyframes if key[0] <= wanted[0]]
+    return {"start": start, "decoded_index": wanted, "keyframe": keys[-1] if keys and keys[-1][0] > 0 else None,
+            "width": scan.frame_size[0], "height": scan.frame_size[1],
+            "digest": frames_digest(picture_digests[start:end])}
+
+
+def decode_frames(source, chunk: dict) -> list[np.ndarray]:
+    """The frames a ``chunk_source`` record describes, decoded from ``source``: from the key
+    frame before them, or, where the file does not let a decoder start there (the seek
+    lands elsewhere, or the frames differ from the record's digest), from its beginning."""
+    for key in ([chunk["keyframe"]] if chunk["keyframe"] else []) + [None]:
+        pictures = _decode_from(source, chunk, key)
+        if pictures is not None and frames_digest([picture_digest(p) for p in pictures]) == chunk["digest"]:
+            return pictures
+    first = chunk["start"]
+    raise PainterlyError(f"{source}: frames {first}-{first + len(chunk['decoded_index']) - 1} are not those the plan "
+                         "saw; the file changed since plan_chunks ran: run the workflow again")
+
+
+def _decode_from(source, chunk: dict, key: list[int] | None) -> list[np.ndarray] | None:
+    """The chunk's frames, decoding from ``key`` ([decoded index, pts] of a key frame; None:
+    from the beginning); None if the seek did not land on it or the file ends first."""
+    wanted, size, pictures = chunk["decoded_index"], (chunk["width"], chunk["height"]), []
+    key_index, key_pts = key or (0, None)
+    with _open_video(source) as video:
+        if key_pts is not None:
+            video.container.seek(key_pts, stream=video.stream, backward=True, any_frame=False)
+        for index, frame in enumerate(video.frames(), key_index):
+            if index == key_index and key_pts is not None and frame.pts != key_pts:
+                return None
+            if index == wanted[len(pictures)]:
+                pictures.append(resize_frame(frame, size))
+                if len(pictures) == len(wanted):
+                    return pictures
+    return None
 
 
 def frame_paths(frames_dir, first: int, count: int) -> list[Path]:

@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +162,20 @@ def save_image(tensor, path: str | Path) -> None:
         raise PainterlyError(f"{path}: unknown image extension {path.suffix!r}; use .png or .jpg")
     with atomic_path(path) as tmp:
         tensor_to_image(tensor).save(tmp, format=image_format)
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    """A video frame decoded into memory (painterly.extract.decode_frames), named as its
+    extracted file would be (``000123.png``)."""
+
+    name: str
+    picture: np.ndarray
+
+
+def frame_image(frame) -> Image.Image:
+    """A frame as an RGB image: a DecodedFrame's picture, or the image file at a path."""
+    return Image.fromarray(frame.picture) if isinstance(frame, DecodedFrame) else load_image(frame)
 
 
 def load_frame(path: str | Path) -> np.ndarray:

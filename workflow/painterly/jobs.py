@@ -6,15 +6,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .cli import HelpFormatter, main, settings_from_args
 from .settings import Settings
 
 
-def _run_extract_frames(args) -> None:
-    from .extract import extract_frames
+def _extraction(args) -> dict:
+    """The frames of the source a row uses (painterly.extract.scan_video's arguments)."""
+    return {"size": args.size, "fps": args.fps, "start": args.start, "end": args.end}
 
-    extract_frames(args.video, args.frames_dir, args.meta, args.size, args.fps, args.start, args.end)
+
+def _decoded_frames(source, chunk_source) -> list:
+    """The frames a chunk_sources/<chunk>.json record names, decoded from ``source``."""
+    from .extract import FRAME_PATTERN, decode_frames
+    from .io import DecodedFrame
+
+    record = json.loads(Path(chunk_source).read_text())
+    return [DecodedFrame(FRAME_PATTERN.format(record["start"] + offset), picture)
+            for offset, picture in enumerate(decode_frames(source, record))]
 
 
 def _run_stylize_frames(args) -> None:
@@ -23,21 +33,22 @@ def _run_stylize_frames(args) -> None:
     from .chunk import stylize_frames
 
     torch.set_num_threads(args.threads)
-    stylize_frames(args.frames, args.targets, args.output, settings_from_args(args), not args.quiet, args.lead_in,
-                   args.seam_frames, args.compile)
+    stylize_frames(_decoded_frames(args.source, args.chunk_source), args.targets, args.output,
+                   settings_from_args(args), not args.quiet, args.lead_in, args.seam_frames, args.compile)
 
 
 def _run_warp_error(args) -> None:
     from .metrics import write_warp_error_table
     from .seams import final_frames
 
-    write_warp_error_table(args.frames_dir, final_frames(args.stylized, args.seams), args.output)
+    write_warp_error_table(args.source, _extraction(args), final_frames(args.stylized, args.seams), args.output)
 
 
 def _run_plan_chunks(args) -> None:
     from .shots import plan_video
 
-    plan_video(args.frames_dir, args.threshold, args.chunk_frames, args.seam_frames, args.output)
+    plan_video(args.source, _extraction(args), args.threshold, args.chunk_frames, args.seam_frames, args.plan,
+               args.meta, args.chunk_sources)
 
 
 def _run_seam(args) -> None:
@@ -56,7 +67,8 @@ def _run_encode(args) -> None:
 def _run_preview(args) -> None:
     from .preview import side_by_side
 
-    side_by_side(args.content, args.stylized, args.output)
+    content = _decoded_frames(args.content, args.chunk_source)[0] if args.chunk_source else Path(args.content)
+    side_by_side(content, args.stylized, args.output)
 
 
 def _run_provenance(args) -> None:
@@ -91,6 +103,13 @@ def _run_plot_warp_error(args) -> None:
     plot_warp_error(args.table, *_plan(args), args.output)
 
 
+def _add_extraction_arguments(parser) -> None:
+    parser.add_argument("--size", type=int, required=True, help="long side of the frames")
+    parser.add_argument("--fps", type=float, default=None, help="subsample to this rate")
+    parser.add_argument("--start", type=int, default=0, help="first source frame")
+    parser.add_argument("--end", type=int, default=None, help="source frame to stop before")
+
+
 def _add_plan_arguments(parser) -> None:
     parser.add_argument("--plan", required=True, help="the video's chunk_plan.json (plan-chunks), to mark its chunks")
 
@@ -102,18 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     formatter = HelpFormatter
 
-    extract = commands.add_parser("extract-frames", help="decode a video into PNG frames", formatter_class=formatter)
-    extract.add_argument("video")
-    extract.add_argument("--frames-dir", required=True)
-    extract.add_argument("--meta", required=True, help="JSON metadata file to write")
-    extract.add_argument("--size", type=int, required=True, help="long side of the frames")
-    extract.add_argument("--fps", type=float, default=None, help="subsample to this rate")
-    extract.add_argument("--start", type=int, default=0, help="first source frame")
-    extract.add_argument("--end", type=int, default=None, help="source frame to stop before")
-    extract.set_defaults(run=_run_extract_frames)
-
     chunk = commands.add_parser("stylize-frames", help="stylize a run of frames in one process", formatter_class=formatter)
-    chunk.add_argument("frames", nargs="+", help="the chunk's consecutive frames, in order")
+    chunk.add_argument("source", help="the video")
+    chunk.add_argument("--chunk-source", required=True,
+                       help="the chunk's record from plan-chunks: where its frames are in the video, their digest")
     chunk.add_argument("--lead-in", type=int, default=0, help="the first N frames are a run-up, kept as lead-in.mkv")
     chunk.add_argument("--seam-frames", type=int, default=SEAM_FRAMES,
                        help="config.yaml's seam_frames: the lead-in of each sub-chain after the first (sub_chains)")
@@ -127,19 +138,23 @@ def build_parser() -> argparse.ArgumentParser:
     chunk.set_defaults(run=_run_stylize_frames)
 
     metric = commands.add_parser("warp-error", help="temporal consistency of a stylized video", formatter_class=formatter)
-    metric.add_argument("frames_dir", help="the input frames")
+    metric.add_argument("source", help="the video")
+    _add_extraction_arguments(metric)
     metric.add_argument("stylized", nargs="+", help="the chunks' directories of stylized frames")
     metric.add_argument("--seams", nargs="*", default=[], help="the seams' segments of cross-faded frames")
     metric.add_argument("-o", "--output", required=True, help="TSV table to write")
     metric.set_defaults(run=_run_warp_error)
 
-    plan = commands.add_parser("plan-chunks", help="a video's cuts and the chunks around them",
+    plan = commands.add_parser("plan-chunks", help="read a video once: its cuts, chunks, metadata, chunk records",
                                formatter_class=formatter)
-    plan.add_argument("frames_dir")
+    plan.add_argument("source", help="the video")
+    _add_extraction_arguments(plan)
     plan.add_argument("--threshold", type=float, required=True, help="a cut where fewer pixels than this are explained")
     plan.add_argument("--chunk-frames", type=int, required=True, help="config.yaml's chunk_frames")
     plan.add_argument("--seam-frames", type=int, required=True, help="config.yaml's seam_frames")
-    plan.add_argument("-o", "--output", required=True, help="JSON file to write")
+    plan.add_argument("--plan", required=True, help="the chunk plan to write (JSON)")
+    plan.add_argument("--meta", required=True, help="the video's metadata to write (JSON: timestamps, size, audio)")
+    plan.add_argument("--chunk-sources", required=True, help="directory to write each chunk's record into")
     plan.set_defaults(run=_run_plan_chunks)
 
     seam = commands.add_parser("seam", help="cross-fade a chunk's lead-in into the chunk before", formatter_class=formatter)
@@ -157,8 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     encode.set_defaults(run=_run_encode)
 
     preview = commands.add_parser("preview", help="side-by-side still", formatter_class=formatter)
-    preview.add_argument("content")
-    preview.add_argument("stylized")
+    preview.add_argument("content", help="the input image, or video")
+    preview.add_argument("stylized", help="the stylized image, or the first chunk's directory")
+    preview.add_argument("chunk_source", nargs="?", help="a video's first chunk record (plan-chunks): its first frame "
+                         "is shown")
     preview.add_argument("-o", "--output", required=True)
     preview.set_defaults(run=_run_preview)
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 
 from .flow import reliable_flow, warp
-from .io import atomic_path, load_frame
+from .io import atomic_path
 
 
 def warp_error(frames, method: str = "dis") -> list[float]:
@@ -27,14 +26,16 @@ def warp_error(frames, method: str = "dis") -> list[float]:
     return errors
 
 
-def write_warp_error_table(frames_dir, stylized, output, method: str = "dis") -> float:
-    """Per-pair warp error of a video, and their mean on the last line, as TSV.
-    ``stylized``: the final frames (painterly.seams.final_frames), named as their inputs."""
-    from .seams import FrameRef, load_frames
+def write_warp_error_table(source, extraction: dict, stylized, output, method: str = "dis") -> float:
+    """Per-pair warp error of a video, and their mean on the last line, as TSV: its input
+    frames read from ``source`` (painterly.extract.scan_video with ``extraction``), its
+    ``stylized`` frames (painterly.seams.final_frames) in the same order."""
+    from .extract import scan_video
+    from .seams import load_frames
 
-    styled = [ref if isinstance(ref, FrameRef) else Path(ref) for ref in stylized]
-    pairs = zip((load_frame(Path(frames_dir) / ref.name) for ref in styled), load_frames(styled))
-    errors = warp_error(pairs, method)
+    with scan_video(source, **extraction) as scan:
+        pairs = zip((picture for _, picture in scan), load_frames(stylized), strict=True)
+        errors = warp_error(pairs, method)
     mean = float(np.mean(errors)) if errors else 0.0
     lines = ["pair\twarp_error"] + [f"{t}-{t + 1}\t{e:.6g}" for t, e in enumerate(errors)] + [f"mean\t{mean:.6g}"]
     with atomic_path(output) as tmp:

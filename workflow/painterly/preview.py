@@ -4,18 +4,19 @@ from pathlib import Path
 
 from PIL import Image
 
-from .io import atomic_path, load_image
+from .io import atomic_path, frame_image, load_image
 from .seams import final_frames, load_frames
 
 
-def side_by_side(content_path, stylized_path, output) -> None:
-    """Content left, result right; a chunk's directory stands for its first own frame."""
+def side_by_side(content, stylized_path, output) -> None:
+    """Content (an image file or a DecodedFrame) left, result right; a chunk's directory
+    stands for its first own frame."""
     stylized_path = Path(stylized_path)
     if stylized_path.is_dir():
         stylized = Image.fromarray(next(load_frames(final_frames([stylized_path])[:1])))
     else:
         stylized = load_image(stylized_path)
-    content = load_image(content_path).resize(stylized.size, Image.Resampling.LANCZOS)
+    content = frame_image(content).resize(stylized.size, Image.Resampling.LANCZOS)
     canvas = Image.new("RGB", (stylized.width * 2, stylized.height))
     canvas.paste(content, (0, 0))
     canvas.paste(stylized, (stylized.width, 0))

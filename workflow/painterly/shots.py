@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import PainterlyError
 
 # Frames are compared at this long side: cuts are global changes, and DIS is ~1 ms here.
 CUT_PROBE_SIZE = 96
@@ -76,27 +75,36 @@ def split_evenly(start: int, end: int, parts: int, overlap: int) -> list[Chunk]:
     return [Chunk(first, last, min(overlap, first - start)) for first, last in zip(borders, borders[1:])]
 
 
-def plan_video(frames_dir, threshold: float, chunk_frames: int, seam_frames: int, output) -> dict:
-    """The video's chunk plan, written once to ``output`` (JSON) for every later rule and the
-    report to read: its cuts -- frames of ``frames_dir`` whose explained fraction is below
-    ``threshold`` (0 finds none), every pair's fraction beside them -- and the chunks
-    plan_chunks puts around them."""
-    from .io import atomic_path, load_frame
+def plan_video(source, extraction: dict, threshold: float, chunk_frames: int, seam_frames: int, plan_path,
+               meta_path, chunk_sources_dir) -> dict:
+    """Read the frames a row uses of ``source`` once (painterly.extract.FrameScan, with
+    ``extraction``: size, and fps, start, end if set) and write what every later rule reads:
+    the video's metadata (``meta_path``, JSON), one record per chunk of where its frames
+    are in the source and their digest (``chunk_sources_dir/<chunk>.json``,
+    extract.chunk_source), and the chunk plan (``plan_path``, JSON): its cuts -- frames
+    whose explained fraction is below ``threshold`` (0 finds none), every pair's fraction
+    beside them -- and the chunks plan_chunks puts around them."""
+    from .extract import chunk_source, picture_digest, scan_video, write_meta
+    from .io import atomic_dir, atomic_path
 
-    frames = sorted(Path(frames_dir).glob("*.png"))
-    if not frames:
-        raise PainterlyError(f"{frames_dir}: no extracted frames (*.png) to plan; rerun extract_frames")
-    explained, previous = [], None
-    for path in frames:
-        frame = load_frame(path)
-        if previous is not None:
-            explained.append(round(explained_fraction(previous, frame), 4))
-        previous = frame
-    cuts = [t + 1 for t, fraction in enumerate(explained) if fraction < threshold]
-    chunks = plan_chunks(len(frames), cuts, chunk_frames, seam_frames)
-    plan = {"frame_count": len(frames), "cuts": cuts, "chunks": [dataclasses.asdict(chunk) for chunk in chunks],
+    explained, digests, previous = [], [], None
+    with scan_video(source, **extraction) as scan:
+        for _, picture in scan:
+            digests.append(picture_digest(picture))
+            if previous is not None:
+                explained.append(round(explained_fraction(previous, picture), 4))
+            previous = picture
+        meta = scan.meta
+        cuts = [t + 1 for t, fraction in enumerate(explained) if fraction < threshold]
+        chunks = plan_chunks(len(digests), cuts, chunk_frames, seam_frames)
+        with atomic_dir(chunk_sources_dir) as tmp:
+            for index, chunk in enumerate(chunks):
+                record = chunk_source(scan, chunk.start, chunk.end, digests)
+                (tmp / f"{index:04d}.json").write_text(json.dumps(record) + "\n")
+    write_meta(meta, meta_path)
+    plan = {"frame_count": len(digests), "cuts": cuts, "chunks": [dataclasses.asdict(chunk) for chunk in chunks],
             "explained": explained}
-    with atomic_path(output) as tmp:
+    with atomic_path(plan_path) as tmp:
         tmp.write_text(json.dumps(plan) + "\n")
     return plan
 

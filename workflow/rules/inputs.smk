@@ -15,6 +15,7 @@ def settings_json(wildcards):
 
 
 def extraction_args(wildcards):
+    """The frames of the video a row uses (painterly.extract.scan_video's arguments)."""
     cells = JOBS.loc[wildcards.name]
     args = ["--size", SETTINGS[wildcards.name].size]
     for column in ("start", "end", "fps"):
@@ -25,14 +26,9 @@ def extraction_args(wildcards):
     return [str(arg) for arg in args]
 
 
-def extracted(name):
-    """The extraction's outputs; asking for them makes Snakemake run the checkpoint first."""
-    return checkpoints.extract_frames.get(name=name).output
-
-
 def chunk_plan(name):
     """The video's chunks (painterly.shots): borders at cuts, long shots split evenly."""
-    path = checkpoints.plan_chunks.get(name=name).output[0]
+    path = checkpoints.plan_chunks.get(name=name).output.plan
     return plan_file_chunks(path, os.stat(path).st_mtime_ns)
 
 
@@ -50,13 +46,21 @@ def chunk_of(wildcards):
     return chunk_plan(wildcards.name)[int(wildcards.chunk)]
 
 
-def chunk_frames(wildcards):
-    """The chunk's frames, lead-in first: its inputs, and (in order) what the job stylizes."""
-    chunk = chunk_of(wildcards)
-    return [
-        f"{RESULTS}/{wildcards.name}/frames/{i:06d}.png"
-        for i in range(chunk.start, chunk.end)
-    ]
+def chunk_source_path(name, chunk):
+    """The chunk's record: where its frames (lead-in first) are in the video, their digest."""
+    chunk_plan(name)  # written by the plan's checkpoint
+    return f"{RESULTS}/{name}/chunk_sources/{chunk}.json"
+
+
+def chunk_source(wildcards):
+    return chunk_source_path(wildcards.name, wildcards.chunk)
+
+
+def chunk_sources(wildcards):
+    return expand(
+        f"{RESULTS}/{wildcards.name}/chunk_sources/{{chunk}}.json",
+        chunk=chunk_ids(wildcards.name),
+    )
 
 
 def previous_chunk(wildcards):
@@ -107,8 +111,8 @@ def is_video_row(wildcards):
     return VIDEO[wildcards.name]
 
 
-def first_frame(wildcards):
-    return f"{extracted(wildcards.name).frames}/000000.png"
+def first_chunk_source(wildcards):
+    return chunk_source_path(wildcards.name, "0000")
 
 
 ROW_INPUT = lookup(query="name == '{name}'", within=JOBS, cols="input")

@@ -1,6 +1,7 @@
 rule warp_error:
     input:
-        frames=lambda wildcards: extracted(wildcards.name).frames,
+        source=ancient(ROW_INPUT),
+        chunk_sources=chunk_sources,
         stylized=styled_chunks,
         seams=seams,
     output:
@@ -15,5 +16,8 @@ rule warp_error:
         f"{RESULTS}/logs/{{name}}/warp_error.log",
     conda:
         "../../envs/painterly.yaml"
+    params:
+        extraction=extraction_args,
     shell:
-        "python -m painterly.jobs warp-error {input.frames:q} {input.stylized:q} --seams {input.seams:q} -o {output:q} > {log:q} 2>&1"
+        "python -m painterly.jobs warp-error {input.source:q} {input.stylized:q} {params.extraction:q}"
+        " --seams {input.seams:q} -o {output:q} > {log:q} 2>&1"

@@ -1,6 +1,8 @@
 rule preview:
     input:
-        content=branch(is_video_row, then=first_frame, otherwise=ROW_INPUT),
+        content=ROW_INPUT,
+        # A video's first frame: the first chunk's record locates it.
+        first_chunk=branch(is_video_row, then=first_chunk_source, otherwise=[]),
         stylized=branch(
             is_video_row,
             then=f"{RESULTS}/{{name}}/styled/0000",
@@ -19,4 +21,5 @@ rule preview:
     conda:
         "../../envs/painterly.yaml"
     shell:
-        "python -m painterly.jobs preview {input.content:q} {input.stylized:q} -o {output:q} > {log:q} 2>&1"
+        "python -m painterly.jobs preview {input.content:q} {input.stylized:q} {input.first_chunk:q}"
+        " -o {output:q} > {log:q} 2>&1"

@@ -1,16 +1,22 @@
+# One read of the video: its metadata, cuts and chunks, and each chunk's record of where its
+# frames are and their digest (a chunk reruns only when its record changes).
 checkpoint plan_chunks:
     input:
-        frames=f"{RESULTS}/{{name}}/frames",
+        ROW_INPUT,
     output:
-        f"{RESULTS}/{{name}}/chunk_plan.json",
+        plan=f"{RESULTS}/{{name}}/chunk_plan.json",
+        meta=f"{RESULTS}/{{name}}/frames.json",
+        chunk_sources=directory(f"{RESULTS}/{{name}}/chunk_sources"),
     log:
         f"{RESULTS}/logs/{{name}}/plan_chunks.log",
     conda:
         "../../envs/painterly.yaml"
     params:
+        extraction=extraction_args,
         threshold=config["cut_threshold"],
         chunk_frames=CHUNK,
         seam_frames=SEAM,
     shell:
-        "python -m painterly.jobs plan-chunks {input.frames:q} --threshold {params.threshold}"
-        " --chunk-frames {params.chunk_frames} --seam-frames {params.seam_frames} -o {output:q} > {log:q} 2>&1"
+        "python -m painterly.jobs plan-chunks {input:q} {params.extraction:q} --threshold {params.threshold}"
+        " --chunk-frames {params.chunk_frames} --seam-frames {params.seam_frames}"
+        " --plan {output.plan:q} --meta {output.meta:q} --chunk-sources {output.chunk_sources:q} > {log:q} 2>&1"

@@ -1,6 +1,8 @@
 rule stylize_frames:
     input:
-        frames=chunk_frames,
+        # The video's time stamp alone reruns no chunk: its record does, when its frames change.
+        source=ancient(ROW_INPUT),
+        chunk_source=chunk_source,
         targets=style_targets_path,
     output:
         directory(f"{RESULTS}/{{name}}/styled/{{chunk}}"),
@@ -20,7 +22,8 @@ rule stylize_frames:
         lead_in=lambda wildcards: chunk_of(wildcards).lead_in,
         seam_frames=SEAM,
     shell:
-        "python -m painterly.jobs stylize-frames {input.frames:q} --targets {input.targets:q} -o {output:q}"
+        "python -m painterly.jobs stylize-frames {input.source:q} --chunk-source {input.chunk_source:q}"
+        " --targets {input.targets:q} -o {output:q}"
         " --lead-in {params.lead_in} --seam-frames {params.seam_frames} --threads {threads}"
         " --settings {params.settings:q} --quiet > {log:q} 2>&1"
 
