@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -184,3 +185,37 @@ def test_a_killed_chunk_resumes_from_its_last_frame_byte_identical(tmp_path, tar
         assert (resumed / segment.name).read_bytes() == segment.read_bytes(), segment.name
     assert json.loads((resumed / "losses.json").read_text())["sub_chains"] == sub_chains
     assert not partial.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
+def test_a_full_disk_mid_chunk_is_one_line_and_keeps_the_finished_frames(tmp_path, targets):
+    """The chunk's output on a file system with room for a few frames: the job stops with one
+    line naming the file it could not write; with space freed, the rerun keeps what was done."""
+    write_clip(tmp_path / "clip.mkv", frames=8, audio=False)
+    plan_video(tmp_path / "clip.mkv", {"size": 48}, 0, 8, 0, tmp_path / "plan.json", tmp_path / "meta.json",
+               tmp_path / "chunks")
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        free = os.statvfs(small).f_bavail * os.statvfs(small).f_frsize
+        filler = small / "filler"
+        filler.write_bytes(b"\0" * (free - 24 * 1024))  # room for about three frames and their records
+        command = [sys.executable, "-m", "painterly.jobs", "stylize-frames", str(tmp_path / "clip.mkv"),
+                   "--chunk-source", str(tmp_path / "chunks" / "0000.json"), "--targets", str(targets),
+                   "--settings", json.dumps(SETTINGS.to_dict()), "--threads", "1", "--quiet", "-o", str(small / "out")]
+        full = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        lines = full.stderr.strip().splitlines()
+        assert full.returncode == 2 and len(lines) == 2 and lines[0] == "device: cpu", full.stderr
+        assert re.fullmatch(rf"painterly: error: {re.escape(str(small))}/\.out\.partial/\S+: no space left on the "
+                            r"device \(or over quota\) while writing it; free some space and run again: finished "
+                            r"frames are kept", lines[1]), lines[1]
+        assert list((small / ".out.partial").glob("*.png")) and not (small / "out").exists()  # finished frames kept
+
+        filler.unlink()
+        subprocess.run(command, check=True, timeout=600)
+        assert segment_names(small / "out" / "frames.mkv") == [f"{i:06d}.png" for i in range(8)]
+    finally:
+        subprocess.run(["umount", str(small)], check=True)

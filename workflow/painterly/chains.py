@@ -80,6 +80,8 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
                     if chains[index].records:
                         write_frame_record(chains[index].outputs[t], device, result.losses)
                     writes.append(pool.submit(save_image, previous[index].cpu(), chains[index].outputs[t]))
+            for write in [write for write in writes if write.done()]:
+                write.result()  # a failed write (a full disk) stops the job now, not at its end
         for write in writes:
             write.result()
 
