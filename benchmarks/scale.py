@@ -159,13 +159,16 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, nargs=2, default=[2, 1], metavar=("FIRST", "LATER"),
                         help="iterations of a shot's first frame and of a later one")
     parser.add_argument("--dag-frames", type=int, default=20_000)
-    parser.add_argument("--before", default="eac5ec6", help="the revision to measure beside this checkout")
+    parser.add_argument("--before", default="eac5ec6",
+                        help="the revision to measure beside this checkout ('none': this checkout alone)")
     args = parse_args(parser, QUICK)
     width, height = args.size, args.size * 3 // 4
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        revisions = {f"before ({args.before})": checkout(args.before, tmp / "before"), "this checkout": REPO}
+        revisions = {"this checkout": REPO}
+        if args.before != "none":
+            revisions = {f"before ({args.before})": checkout(args.before, tmp / "before"), **revisions}
         try:
             clip = Path(args.clip).resolve() if args.clip else tmp / "clip.mkv"
             if not args.clip:
@@ -193,7 +196,8 @@ def main() -> None:
             styled = list(load_frames(final_frames(sorted(tmp.glob("this/run/results/clip/styled/*")))))
             codecs = segment_codecs(styled, tmp)
         finally:
-            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tmp / "before")], check=False)
+            if args.before != "none":
+                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tmp / "before")], check=False)
 
     source = args.clip or f"synthetic, a cut every {args.shot} frames"
     print(f"# Intermediates of one video: {frames} frames at {width}x{height} ({source}), chunks of {args.chunk}, "
@@ -207,7 +211,7 @@ def main() -> None:
     print_table(["run", "kind", "KiB / frame", "files / frame", "total MiB (peak)"], rows)
     totals = {label: sum(size for size, _ in table.values()) for label, table in usage.items()}
     now, before = totals["this checkout"], next(iter(totals.values()))
-    print(f"\nIntermediate bytes: {now / before:.2f}x of before's.\n")
+    print(f"\nIntermediate bytes: {now / before:.2f}x of before's.\n" if args.before != "none" else "")
     print_table(["run", "wall s", "frames / s (whole workflow)"], speed)
     print("\n# DAG building: `snakemake -n` on extracted and planned videos, chunks of 100\n")
     print_table(["run", *(f"{count:,} frames, s" for count in sizes), f"{FILM_FRAMES:,} frames (linear), s"], dag)
