@@ -171,13 +171,14 @@ def test_a_killed_chunk_resumes_from_its_last_frame_byte_identical(tmp_path, tar
 
     # The finished frames are PNGs in the partial directory until the chunk is packed: watch
     # them while the rerun runs (it starts with seconds of imports), to see none rewritten.
-    rerun, seen = subprocess.Popen([*command, str(tmp_path / "killed")]), {name: set() for name in kept}
+    rerun = subprocess.Popen([*command, str(tmp_path / "killed")], stderr=subprocess.PIPE, text=True)
+    seen = {name: set() for name in kept}
     while rerun.poll() is None:
         for name in kept:
             with contextlib.suppress(FileNotFoundError):
                 seen[name].add((partial / name).stat().st_mtime_ns)
         time.sleep(0.02)
-    assert rerun.returncode == 0
+    assert rerun.returncode == 0 and f"resuming after {steps} finished frames per chain" in rerun.stderr.read()
     assert seen == {name: {mtime} for name, mtime in kept.items()}  # kept, not redone
     resumed = tmp_path / "killed"
     assert sorted(p.name for p in resumed.iterdir()) == sorted(p.name for p in (tmp_path / "whole").iterdir())

@@ -181,6 +181,8 @@ def _unfinished_chains(frames: list[Path], parts: list[Chunk], outputs: list[lis
     """The sub-chains from the last step all of them had finished (0: a fresh job), each
     continuing from its own result of the step before."""
     done = min(next((i for i, output in enumerate(paths) if not output.is_file()), len(paths)) for paths in outputs)
+    if done:  # in the job's log (also with --quiet): an earlier try's frames were kept
+        print(f"resuming after {done} finished frames per chain, kept from an earlier try", file=sys.stderr, flush=True)
     chains = []
     for part, paths in zip(parts, outputs):
         own = frames[part.start:part.end]
