@@ -78,3 +78,33 @@ def test_slurm_benchmark_smoke_run_on_the_running_cluster(cluster):
                                         "SLURM, chunks as one job array"]
     assert_measured(header, rows)
     assert finite(rows[0][2]) == 0 and all(finite(row[1]) > 0 for row in rows)
+
+
+# Last: it runs for minutes, and the tests above count the jobs they find.
+@pytest.mark.slow
+def test_a_chunk_killed_at_its_time_limit_is_retried_with_more_time_and_resumes(cluster, tmp_path):
+    """A stylize job given one minute for a chunk that needs about two: SLURM kills it at its
+    limit, the profile's retry asks for more time, and the second try keeps the frames the
+    first one finished."""
+    running, snakemake = cluster
+    write_clip(tmp_path / "long.mkv", frames=400, audio=False)
+    Image.open(STYLE).resize((48, 38)).save(tmp_path / "style.jpg")
+    (tmp_path / "config.yaml").write_text(workflow_config(400, size=48, iterations=3, frame_iterations=2,
+                                                         pyramid_min_size=48, tolerance=0))
+    (tmp_path / "jobs.tsv").write_text("name\tinput\tstyles\nlong\tlong.mkv\tstyle.jpg\n")
+    command = [*snakemake, "results/long/long.mp4", "--workflow-profile", str(REPO / "profiles" / "slurm"),
+               "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+               str(tmp_path / "config.yaml"), "--slurm-status-command", "squeue",
+               "--slurm-init-seconds-before-status-checks", "1", "--latency-wait", "5",
+               "--set-resources", "stylize_frames:runtime=[1,30][attempt>1]"]  # minutes
+    result = subprocess.run(command, capture_output=True, text=True, env=running.env, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    jobs = [dict(re.findall(r"(\w+)=(\S*)", line)) for line in running.jobs().splitlines() if line.strip()]
+    tries = [job for job in jobs if job["Comment"].startswith("rule_stylize_frames_wildcards_long")]
+    assert [(job["JobState"], job["TimeLimit"]) for job in sorted(tries, key=lambda job: int(job["JobId"]))] == [
+        ("TIMEOUT", "00:01:00"), ("COMPLETED", "00:30:00")]
+    log = (tmp_path / "results/logs/long/stylize_frames/0000.log").read_text()  # the second try's
+    kept = re.search(r"resuming after (\d+) finished frames per chain", log)
+    assert kept and 0 < int(kept[1]) < 400, log
+    assert probe_output(tmp_path / "results/long/long.mp4")["frames"] == 400
