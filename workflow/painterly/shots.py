@@ -4,7 +4,7 @@ A cut is a frame the previous one does not explain: after warping the previous f
 it by optical flow, few pixels match. There the temporal chain must restart (the warped
 previous result is wrong everywhere), so cuts are also the best chunk borders: a border
 at a cut is invisible. Shots longer than ``chunk_frames`` are split evenly, and each such
-border inside a shot gets a lead-in: the later chunk starts ``overlap`` frames early, and
+border inside a shot gets a lead-in: the later chunk starts ``seam_frames`` frames early, and
 the ``seam`` step cross-fades the two chains over those frames (painterly.seams).
 """
 
@@ -57,22 +57,22 @@ class Chunk:
         return self.first - self.lead_in
 
 
-def plan_chunks(frame_count: int, cuts, chunk_frames: int, overlap: int) -> list[Chunk]:
+def plan_chunks(frame_count: int, cuts, chunk_frames: int, seam_frames: int) -> list[Chunk]:
     """Chunks of at most ``chunk_frames`` own frames with a border at every cut; a shot
     longer than that is split into equal parts, and each part after its shot's first gets
-    a lead-in of ``overlap`` frames (never reaching back over the cut)."""
+    a lead-in of ``seam_frames`` frames (never reaching back over the cut)."""
     starts = sorted({0, *(c for c in cuts if 0 < c < frame_count)})
     chunks = []
     for shot_start, shot_end in zip(starts, [*starts[1:], frame_count]):
-        chunks += split_evenly(shot_start, shot_end, math.ceil((shot_end - shot_start) / chunk_frames), overlap)
+        chunks += split_evenly(shot_start, shot_end, math.ceil((shot_end - shot_start) / chunk_frames), seam_frames)
     return chunks
 
 
-def split_evenly(start: int, end: int, parts: int, overlap: int) -> list[Chunk]:
+def split_evenly(start: int, end: int, parts: int, seam_frames: int) -> list[Chunk]:
     """Frames start..end as ``parts`` chunks whose lengths differ by at most one, each but
-    the first with a lead-in of ``overlap`` frames (never reaching back before ``start``)."""
+    the first with a lead-in of ``seam_frames`` frames (never reaching back before ``start``)."""
     borders = [start + round(i * (end - start) / parts) for i in range(parts + 1)]
-    return [Chunk(first, last, min(overlap, first - start)) for first, last in zip(borders, borders[1:])]
+    return [Chunk(first, last, min(seam_frames, first - start)) for first, last in zip(borders, borders[1:])]
 
 
 def plan_video(source, extraction: dict, threshold: float, chunk_frames: int, seam_frames: int, plan_path,
