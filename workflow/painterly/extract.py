@@ -59,7 +59,11 @@ class _Video:
     def __init__(self, path: Path, container, errors: list):
         self.path, self.container, self.errors = path, container, errors
         self.stream = container.streams.video[0]
-        self.stream.thread_type = "AUTO"
+        # One decoding thread: with frame threads, how a damaged picture is concealed depends
+        # on their timing (a chunk's frames then differ from the plan's at random), and a file
+        # closed mid-stream could deadlock with the log capture below (a frame thread logging
+        # waits for the GIL the closing thread holds). Decoding is not where a job spends time.
+        self.stream.thread_count = 1
         self.has_audio = bool(container.streams.audio)
         # ffmpeg's -ss counts from the file's start, which may precede the first picture.
         self.start = Fraction(container.start_time or 0, av.time_base)
