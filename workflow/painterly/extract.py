@@ -18,6 +18,7 @@ import collections
 import contextlib
 import hashlib
 import heapq
+import itertools
 import json
 import math
 import os
@@ -36,6 +37,9 @@ from .io import atomic_dir, atomic_path, sha256_file
 FRAME_PATTERN = "{:06d}.png"
 FIX_DAMAGED = "copy or export the video again"
 REORDER_WINDOW = 16
+# Key frames before a chunk it may seek to: a demuxer that seeks by decoding time can land a
+# key frame late, and the one before then lands right.
+SEEK_CANDIDATES = 4
 
 
 def ffmpeg_exe() -> str:
@@ -329,18 +333,21 @@ def chunk_source(scan: FrameScan, start: int, end: int, picture_digests: list[st
     digest: what a chunk job needs to decode them (decode_frames), and what changes exactly
     when they do (so Snakemake reruns only chunks whose frames changed)."""
     wanted = scan.decoded_index[start:end]
-    keys = [key for key in scan.keyframes if key[0] <= wanted[0]]
-    return {"start": start, "decoded_index": wanted, "keyframe": keys[-1] if keys and keys[-1][0] > 0 else None,
+    keys = [key for key in scan.keyframes if key[0] <= wanted[0]][-SEEK_CANDIDATES - 1:]
+    return {"start": start, "decoded_index": wanted, "keyframes": keys,
             "width": scan.frame_size[0], "height": scan.frame_size[1],
             "digest": frames_digest(picture_digests[start:end])}
 
 
 def decode_frames(source, chunk: dict) -> list[np.ndarray]:
-    """The frames a ``chunk_source`` record describes, decoded from ``source``: from the key
-    frame before them, or, where the file does not let a decoder start there (the seek
-    lands elsewhere, or the frames differ from the record's digest), from its beginning."""
-    for key in ([chunk["keyframe"]] if chunk["keyframe"] else []) + [None]:
-        pictures = _decode_from(source, chunk, key)
+    """The frames a ``chunk_source`` record describes, decoded from ``source``: from a key
+    frame before them, or, where the file does not let a decoder start there (no seek lands
+    on a key frame the plan saw, or the frames differ from the record's digest), from its
+    beginning."""
+    # The latest first; seeking to the first key frame too, since a demuxer seeking by
+    # decoding time (MPEG-TS) lands a key frame late, on one the chunk can start from.
+    for target in [*reversed(chunk["keyframes"][-SEEK_CANDIDATES:]), None]:
+        pictures = _decode_from(source, chunk, target)
         if pictures is not None and frames_digest([picture_digest(p) for p in pictures]) == chunk["digest"]:
             return pictures
     first = chunk["start"]
@@ -348,17 +355,27 @@ def decode_frames(source, chunk: dict) -> list[np.ndarray]:
                          "saw; the file changed since plan_chunks ran: run the workflow again")
 
 
-def _decode_from(source, chunk: dict, key: list[int] | None) -> list[np.ndarray] | None:
-    """The chunk's frames, decoding from ``key`` ([decoded index, pts] of a key frame; None:
-    from the beginning); None if the seek did not land on it or the file ends first."""
+def _decode_from(source, chunk: dict, target: list[int] | None) -> list[np.ndarray] | None:
+    """The chunk's frames, decoding after a seek to ``target`` ([decoded index, pts] of a key
+    frame; None: from the beginning). Demuxers that seek by decoding time may land on
+    another key frame: any the record knows, not past the chunk's first frame, will do.
+    None if the seek lands elsewhere or the file ends first."""
     wanted, size, pictures = chunk["decoded_index"], (chunk["width"], chunk["height"]), []
-    key_index, key_pts = key or (0, None)
+    known = {pts: index for index, pts in chunk["keyframes"]}
     with _open_video(source) as video:
-        if key_pts is not None:
-            video.container.seek(key_pts, stream=video.stream, backward=True, any_frame=False)
-        for index, frame in enumerate(video.frames(), key_index):
-            if index == key_index and key_pts is not None and frame.pts != key_pts:
-                return None
+        frames = video.frames()
+        if target is not None:
+            video.container.seek(target[1], stream=video.stream, backward=True, any_frame=False)
+        first = next(frames, None)
+        if first is None:
+            return None
+        if target is None:
+            landed = 0
+        elif known.get(first.pts, wanted[0] + 1) <= wanted[0]:
+            landed = known[first.pts]
+        else:
+            return None
+        for index, frame in enumerate(itertools.chain([first], frames), landed):
             if index == wanted[len(pictures)]:
                 pictures.append(resize_frame(frame, size))
                 if len(pictures) == len(wanted):
