@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import re
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -13,23 +16,27 @@ from .conftest import CONTENT, REPO, STYLE
 from .media import probe_output, workflow_config, write_clip
 from .slurm_cluster import Cluster, Unavailable, ensure_installed, plugin_snakemake
 
-# One cluster per run (on the machine's /etc/slurm): every test of this file on one worker.
+# One cluster at a time (on the machine's /etc/slurm): every test of this file on one worker,
+# and a lock besides, since pytest-xdist 3.8 under pytest 9 does not keep a group together.
 pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
+LOCK = Path(tempfile.gettempdir()) / "painterly-test-slurm.lock"
 
 CONFIG = workflow_config(3, size=32, iterations=3, frame_iterations=2, pyramid_min_size=32, tolerance=0)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    try:
-        ensure_installed()
-        snakemake = plugin_snakemake()
-        running = Cluster(tmp_path_factory.mktemp("slurm")).start()
-    except Unavailable as reason:
-        pytest.skip(f"SLURM unavailable: {reason}")
-    yield running, snakemake
-    running.stop()
-    assert all(d.poll() is not None for d in running.daemons)
+    with open(LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a worker given some of these tests waits for the other's cluster
+        try:
+            ensure_installed()
+            snakemake = plugin_snakemake()
+            running = Cluster(tmp_path_factory.mktemp("slurm")).start()
+        except Unavailable as reason:
+            pytest.skip(f"SLURM unavailable: {reason}")
+        yield running, snakemake
+        running.stop()
+        assert all(d.poll() is not None for d in running.daemons)
 
 
 def test_workflow_runs_through_sbatch_with_gpu_requests(cluster, tmp_path):
