@@ -36,12 +36,14 @@ def cross_fade(earlier_chunk, later_chunk, output) -> None:
     if not lead_in_file.is_file():
         raise PainterlyError(f"{later_chunk}: no lead-in frames to fade into; rerun its stylize_frames job")
     names, earlier_file = segment_names(lead_in_file), segment_path(earlier_chunk, OWN_FRAMES)
-    earlier = dict(zip(segment_names(earlier_file), read_segment(earlier_file)))
-    missing = [name for name in names if name not in earlier]
+    positions = {name: position for position, name in enumerate(segment_names(earlier_file))}
+    missing = [name for name in names if name not in positions]
     if missing:
         raise PainterlyError(f"{earlier_file}: has no frame {missing[0]}, yet {lead_in_file} leads into it; "
                              "rerun both chunks")
-    write_segment(output, fade([earlier[name] for name in names], read_segment(lead_in_file)), names)
+    # Only the faded frames are decoded and held, not the whole earlier chunk.
+    earlier = list(load_frames([FrameRef(name, earlier_file, positions[name]) for name in names]))
+    write_segment(output, fade(earlier, read_segment(lead_in_file)), names)
 
 
 def fade(earlier: list[np.ndarray], later) -> list[np.ndarray]:
