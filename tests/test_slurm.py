@@ -16,8 +16,8 @@ from .conftest import CONTENT, REPO, STYLE
 from .media import probe_output, workflow_config, write_clip
 from .slurm_cluster import Cluster, Unavailable, ensure_installed, plugin_snakemake
 
-# One cluster at a time (on the machine's /etc/slurm): every test of this file on one worker,
-# and a lock besides, since pytest-xdist 3.8 under pytest 9 does not keep a group together.
+# One cluster at a time (on the machine's /etc/slurm): every test of this file on one worker
+# (conftest.py keeps the group together), and a lock besides, for two test runs at once.
 pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 LOCK = Path(tempfile.gettempdir()) / "painterly-test-slurm.lock"
 
@@ -27,7 +27,7 @@ CONFIG = workflow_config(3, size=32, iterations=3, frame_iterations=2, pyramid_m
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     with open(LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a worker given some of these tests waits for the other's cluster
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another test run's cluster ends first
         try:
             ensure_installed()
             snakemake = plugin_snakemake()
