@@ -21,7 +21,7 @@ from painterly.extract import extract_frames, frame_paths
 from painterly.io import load_frame, load_image
 from painterly.metrics import warp_error
 from painterly.seams import cross_fade, final_frames, load_frames
-from painterly.segments import segment_names
+from painterly.segments import read_segment, segment_names
 from painterly.settings import Settings
 from painterly.shots import Chunk, plan_chunks, plan_video, read_chunk_plan
 from painterly.stylize import Stylizer
@@ -70,30 +70,50 @@ def chain_warp_error(frames_dir, styled: list) -> list[float]:
     return warp_error(zip(inputs, load_frames(styled)))
 
 
-def test_a_seam_hides_the_border_between_two_chunks(tmp_path, targets):
+def test_a_seam_hides_the_border_between_two_chunks_and_keeps_the_style(tmp_path, targets, style_image):
     """Two chunks of one shot: the hard border jumps; cross-fading the later chunk's lead-in
-    spreads the jump so no pair stands out."""
+    spreads the jump so no pair stands out. The fade keeps the texture's contrast, so its
+    frames match the style closer to one chain's same frames than a plain average of the
+    two chains does (here, at 48 px and a tiny budget, at most 1.5x one chain's style
+    distance against the average's 1.8x; at 96 px on real clips, 1.03x: benchmarks/RESULTS.md)."""
     write_clip(tmp_path / "clip.mkv", frames=12, audio=False)
     extract_frames(tmp_path / "clip.mkv", tmp_path / "frames", tmp_path / "meta.json", size=48)
     frames = frame_paths(tmp_path / "frames", 0, 12)
+    stylize_frames(frames, targets, tmp_path / "one", SETTINGS, progress=False)
     stylize_frames(frames[:6], targets, tmp_path / "c0", SETTINGS, progress=False)
     stylize_frames(frames[6:], targets, tmp_path / "c1", SETTINGS, progress=False)
     stylize_frames(frames[2:], targets, tmp_path / "c1-lead", SETTINGS, progress=False, lead_in=4)
     assert segment_names(tmp_path / "c1-lead" / "lead-in.mkv") == [f"{i:06d}.png" for i in range(2, 6)]
     cross_fade(tmp_path / "c0", tmp_path / "c1-lead", tmp_path / "seam.mkv")
 
+    seamed_refs = final_frames([tmp_path / "c0", tmp_path / "c1-lead"], [tmp_path / "seam.mkv"])
     hard = chain_warp_error(tmp_path / "frames", final_frames([tmp_path / "c0", tmp_path / "c1"]))
-    seamed = chain_warp_error(tmp_path / "frames", final_frames([tmp_path / "c0", tmp_path / "c1-lead"], [tmp_path / "seam.mkv"]))
+    seamed = chain_warp_error(tmp_path / "frames", seamed_refs)
     inner = np.percentile(np.delete(hard, 5), 95)
     assert hard[5] > 3 * inner  # the border pair (5, 6) jumps
     assert max(seamed[1:7]) < 3 * inner and sum(seamed) < sum(hard)
+
+    evaluator = Evaluator()
+
+    def style_distances(pictures):
+        return np.array([evaluator.distances(Image.fromarray(picture), load_image(frames[i]), style_image)[0]
+                         for i, picture in zip(range(2, 6), pictures)])
+
+    one = style_distances(list(load_frames(final_frames([tmp_path / "one"])))[2:6])
+    faded = style_distances(list(load_frames(seamed_refs))[2:6])
+    earlier = list(load_frames(final_frames([tmp_path / "c0"])))[2:6]
+    plain = style_distances([np.round((1 - w) * a.astype(np.float32) + w * b).astype(np.uint8) for w, a, b in
+                             zip(np.arange(1, 5) / 5, earlier, read_segment(tmp_path / "c1-lead" / "lead-in.mkv"))])
+    assert max(faded / one) <= 1.6 and max(faded / one) < max(plain / one)
+    assert (faded / one).mean() <= (plain / one).mean() - 0.1
 
 
 def test_sub_chains_in_one_batch_reach_one_chains_quality_joined_by_a_seam(tmp_path, targets, style_image):
     """16 frames of the bundled clip as two sub-chains in one batch (frames 0-7, and 4-15 faded
     in over 4-7), against the same chunk as one chain. Away from the seam they match it; the
     faded frames blend two textures, so they match the style less and move more, as at a seam
-    between chunks (measured there too: 1.35x style at the middle of the fade, 1.49x warp error)."""
+    between chunks (measured: at most 1.22x one chain's style distance in the fade, 1.35x
+    before the fade kept the texture's contrast; 1.52x the mean warp error)."""
     extract_frames(DATA / "vtest.mp4", tmp_path / "frames", tmp_path / "meta.json", size=48, end=16)
     frames = frame_paths(tmp_path / "frames", 0, 16)
     styled = {}
@@ -111,7 +131,7 @@ def test_sub_chains_in_one_batch_reach_one_chains_quality_joined_by_a_seam(tmp_p
     warp = {count: np.array(chain_warp_error(tmp_path / "frames", paths)) for count, paths in styled.items()}
     faded, seam_pairs = list(range(4, 8)), list(range(3, 8))  # pair i: frames i and i+1
     ratio = style[2] / style[1]
-    assert max(np.delete(ratio, faded)) <= 1.15 and max(ratio[faded]) <= 1.45
+    assert max(np.delete(ratio, faded)) <= 1.15 and max(ratio[faded]) <= 1.3
     assert style[2].mean() <= 1.15 * style[1].mean()
     assert warp[2].mean() <= 1.6 * warp[1].mean()
     assert max(warp[2][seam_pairs]) < 3 * np.percentile(np.delete(warp[2], seam_pairs), 95)

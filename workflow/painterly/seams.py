@@ -7,6 +7,13 @@ frame over those frames, from chunk k-1's own result to chunk k's lead-in. Both 
 are aligned to the same content frame, so the fade needs no warping, and each step of the
 fade moves 1/(n+1) of the way: the jump is spread over n+1 frame pairs, its squared
 warp error over them falls to about 1/(n+1) of one jump.
+
+A plain average of two differently painted textures is a double exposure: their strokes
+partly cancel, and mid-fade the frame matches the style up to 1.7x worse than either
+chain (measured on an animated clip). So the fade keeps the texture's contrast: the
+blend's detail, what stands above its local mean, is scaled back to the local contrast
+of the two frames, itself faded (a variance-preserving blend, as in Heitz & Neyret's
+histogram-preserving texture blending).
 """
 
 from __future__ import annotations
@@ -49,11 +56,38 @@ def cross_fade(earlier_chunk, later_chunk, output) -> None:
 def fade(earlier: list[np.ndarray], later) -> list[np.ndarray]:
     """Cross-fade a run of frames from one chain's results (``earlier``) to another's of the
     same frames (``later``), RGB uint8 arrays: the later's weight rises 1/(n+1), ..., n/(n+1)."""
-    faded = []
-    for position, (a, b) in enumerate(zip(earlier, later, strict=True), 1):
-        weight = position / (len(earlier) + 1)
-        faded.append(np.round((1 - weight) * a.astype(np.float32) + weight * b.astype(np.float32)).astype(np.uint8))
-    return faded
+    return [blend_textures(a, b, position / (len(earlier) + 1))
+            for position, (a, b) in enumerate(zip(earlier, later, strict=True), 1)]
+
+
+# Gaussian sigmas (pixels at the output size): what lies below a local mean over
+# DETAIL_SIGMA is texture; its contrast is measured over CONTRAST_SIGMA.
+DETAIL_SIGMA, CONTRAST_SIGMA = 2.0, 4.0
+# Detail is never weakened, and at most doubled (two textures cancelling exactly would
+# otherwise amplify rounding noise).
+MAX_GAIN = 2.0
+
+
+def blend_textures(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
+    """``(1 - weight) * a + weight * b`` (RGB uint8 arrays of two paintings of one frame)
+    with the blend's detail scaled back to the faded local contrast of ``a`` and ``b``."""
+    import cv2  # here: the workflow imports this module while Snakemake parses
+
+    def local_mean(image, sigma):
+        return cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+    def detail(image):
+        return image - local_mean(image, DETAIL_SIGMA)
+
+    def contrast(detail):
+        return np.sqrt(local_mean(detail**2, CONTRAST_SIGMA))
+
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    blend = (1 - weight) * a + weight * b
+    wanted = (1 - weight) * contrast(detail(a)) + weight * contrast(detail(b))
+    blend_detail = detail(blend)
+    gain = np.clip(wanted / (contrast(blend_detail) + 1e-3), 1.0, MAX_GAIN)
+    return np.clip(np.round(blend - blend_detail + gain * blend_detail), 0, 255).astype(np.uint8)
 
 
 def fade_files(earlier: list[Path], later: list[Path], outputs: list[Path]) -> None:
