@@ -11,11 +11,16 @@ Every variant is the real workflow (snakemake) on the same clip and preset, side
   one chain      chunk_frames >= the clip: one temporal chain, cuts ignored (the ideal for seams);
   chunks         chunks of --chunk frames, hard borders, cuts ignored (painterly before seams);
   chunks+seams   the same chunks with `seam_frames` lead-in cross-fades and cut detection.
+A fourth row, "seams, plain average", re-fades the chunks+seams run's own chunks as
+painterly did before its seams kept their texture (a plain cross-fade), from the same
+segments: the seam method before and after, on the same chains.
+
 Reads each run's warp_error.tsv (Lai et al., on the final frames) and prints the total warp
-error, the worst border pair against the inner pairs' 95th percentile, the style distance
-of each cut's first frame against the clip's first, drift along the one chain (style
-distance and mean brightness), and the wall time; plots warp error per pair with borders
-and cuts marked.
+error, the worst border pair against the inner pairs' 95th percentile, the worst frame pair
+and the worst frame's style distance against the same of the one chain (faded frames and
+the rest apart), the style distance of each cut's first frame against the clip's first,
+drift along the one chain (style distance and mean brightness), and the wall time; plots
+warp error per pair with borders and cuts marked.
 """
 
 from __future__ import annotations
@@ -41,10 +46,13 @@ from painterly.extract import ffmpeg_exe
 from painterly.extract import scan_video  # noqa: E402
 from painterly.io import is_video  # noqa: E402
 from painterly.io import load_image  # noqa: E402
-from painterly.seams import final_frames, load_frames  # noqa: E402
+from painterly.metrics import warp_error  # noqa: E402
+from painterly.seams import LEAD_IN, final_frames, load_frames  # noqa: E402
+from painterly.segments import read_segment, segment_names, segment_path  # noqa: E402
 from painterly.shots import read_chunk_plan  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+PLAIN_AVERAGE = "seams, plain average"
 SAMPLES = Path("/usr/share/doc/opencv-doc/examples/data")
 CUT_THRESHOLD = 0.35
 # --quick: the bundled clip at 32 px, short chunks, a few iterations. The second shot is the
@@ -85,11 +93,6 @@ def run_variant(root: Path, clips: dict[str, Path], style: Path, preset: dict, c
     return time.perf_counter() - start
 
 
-def warp_errors(root: Path, name: str) -> np.ndarray:
-    lines = (root / "results" / name / "warp_error.tsv").read_text().splitlines()[1:-1]
-    return np.array([float(line.split("\t")[1]) for line in lines])
-
-
 def borders_and_cuts(root: Path, name: str) -> tuple[list[int], list[int]]:
     """Frame indices where a chunk's own frames begin (after the first), and detected cuts."""
     plan, cuts = read_chunk_plan(root / "results" / name / "chunk_plan.json")
@@ -107,6 +110,31 @@ def final_pictures(root: Path, name: str) -> list[Image.Image]:
     results = root / "results" / name
     refs = final_frames(sorted((results / "styled").iterdir()), sorted((results / "seams").glob("*.mkv")))
     return [Image.fromarray(frame) for frame in load_frames(refs)]
+
+
+def faded_frames(root: Path, name: str) -> list[int]:
+    """Positions of the frames a seam cross-faded."""
+    return sorted(int(Path(frame).stem) for seam in (root / "results" / name / "seams").glob("*.mkv")
+                  for frame in segment_names(seam))
+
+
+def plain_average_pictures(root: Path, name: str) -> list[Image.Image]:
+    """The final frames with every seam re-faded as a plain average of the same two chains
+    (painterly's seams before they kept the texture): the baseline, on the very same chunks."""
+    results = root / "results" / name
+    final = final_pictures(root, name)
+    chunks = sorted((results / "styled").iterdir())
+    for earlier, later in zip(chunks, chunks[1:]):
+        if not (results / "seams" / f"{later.name}.mkv").is_file():
+            continue  # a cut: no seam
+        refs = final_frames([earlier])
+        own = {ref.name: frame for ref, frame in zip(refs, load_frames(refs))}
+        names = segment_names(segment_path(later, LEAD_IN))
+        for position, (frame, picture) in enumerate(zip(names, read_segment(segment_path(later, LEAD_IN))), 1):
+            weight = position / (len(names) + 1)
+            blend = (1 - weight) * own[frame].astype(np.float32) + weight * picture
+            final[int(Path(frame).stem)] = Image.fromarray(np.round(blend).astype(np.uint8))
+    return final
 
 
 def main() -> None:
@@ -139,29 +167,42 @@ def main() -> None:
                  for label, variant in variants.items()}
         rows, curves = [], {}
         for name in clips:
-            reference = warp_errors(tmp / "one-chain", name).sum()
-            for label in variants:
-                root = tmp / label.replace(" ", "-")
-                errors = warp_errors(root, name)
+            inputs = input_pictures(clips[name], args.size)
+            _, true_cuts = borders_and_cuts(tmp / "chunks+seams", name)
+            faded = faded_frames(tmp / "chunks+seams", name)
+            runs = {label: (tmp / label.replace(" ", "-"), final_pictures(tmp / label.replace(" ", "-"), name))
+                    for label in variants}
+            runs[PLAIN_AVERAGE] = (tmp / "chunks+seams", plain_average_pictures(tmp / "chunks+seams", name))
+            style_of = {label: np.array([evaluator.distances(frame, content, style)[0]
+                                         for frame, content in zip(final, inputs)]) for label, (_, final) in runs.items()}
+            pairs_of = {label: np.array(warp_error((np.asarray(a), np.asarray(b)) for a, b in zip(inputs, final)))
+                        for label, (_, final) in runs.items()}
+            inside_shot = np.array([t + 1 not in true_cuts for t in range(len(inputs) - 1)])
+            for label, (root, final) in runs.items():
+                errors = pairs_of[label]
                 borders, cuts = borders_and_cuts(root, name)
-                _, true_cuts = borders_and_cuts(tmp / "chunks+seams", name)
                 inner = np.delete(errors, [b - 1 for b in borders + true_cuts if 0 < b <= len(errors)])
                 seams_at = [b - 1 for b in borders if b not in true_cuts]
                 worst = max((errors[i] for i in seams_at), default=float("nan"))
-                final, inputs = final_pictures(root, name), input_pictures(clips[name], args.size)
-                first = evaluator.distances(final[0], inputs[0], style)[0]
-                after_cut = [evaluator.distances(final[c], inputs[c], style)[0] / first for c in true_cuts]
-                rows.append([name, label, len(borders), round(float(errors.sum()), 4), round(float(errors.sum() / reference), 3),
+                style_ratio = style_of[label] / style_of["one chain"]
+                pair_ratio = errors[inside_shot] / np.maximum(pairs_of["one chain"][inside_shot], 1e-12)
+                after_cut = [style_of[label][c] / style_of[label][0] for c in true_cuts]
+                rows.append([name, label, len(borders), round(float(errors.sum()), 4),
+                             round(float(errors.sum() / pairs_of["one chain"].sum()), 3),
                              round(float(worst / np.percentile(inner, 95)), 2) if seams_at else "-",
-                             ", ".join(f"{r:.2f}" for r in after_cut) or "-", round(times[label])])
+                             round(float(pair_ratio.max()), 2),
+                             round(float(style_ratio[faded].max()), 3) if faded else "-",
+                             round(float(np.delete(style_ratio, faded).max()), 3),
+                             ", ".join(f"{r:.2f}" for r in after_cut) or "-",
+                             round(times[label]) if label in times else "-"])
                 curves[(name, label)] = (errors, borders, true_cuts)
         table = print_table(["clip", "variant", "borders", "warp error (sum)", "vs one chain",
-                             "worst border / inner p95", "cut frame style / first frame", "wall s (both clips)"], rows)
+                             "worst border / inner p95", "worst pair / one chain's", "style / one chain: faded (max)",
+                             "other frames (max)", "cut frame style / first frame", "wall s (both clips)"], rows)
 
         drift_root = tmp / "one-chain"
-        count = len(warp_errors(drift_root, "vtest")) + 1
         drift, final, inputs = [], final_pictures(drift_root, "vtest"), input_pictures(clips["vtest"], args.size)
-        for index in np.linspace(0, count - 1, 7).astype(int):
+        for index in np.linspace(0, len(final) - 1, 7).astype(int):
             frame = final[index]
             content = inputs[index]
             drift.append([int(index), round(evaluator.distances(frame, content, style)[0], 4),

@@ -115,11 +115,14 @@ def test_long_video_benchmark_compares_chunking_variants(tmp_path):
     (header, rows), (drift_header, drift_rows) = markdown_tables(output)
     assert header[:5] == ["clip", "variant", "borders", "warp error (sum)", "vs one chain"]
     assert [row[:2] for row in rows] == [[clip, variant] for clip in ("vtest", "two-shots")
-                                         for variant in ("one chain", "chunks", "chunks+seams")]
+                                         for variant in ("one chain", "chunks", "chunks+seams", "seams, plain average")]
     assert_measured(header, rows, labels=2)
     by_variant = {(row[0], row[1]): dict(zip(header, row)) for row in rows}
     for (clip, variant), row in by_variant.items():
         assert variant != "one chain" or finite(row["vs one chain"]) == 1
+        assert variant != "one chain" or finite(row["other frames (max)"]) == finite(row["worst pair / one chain's"]) == 1
+        # Only seams fade frames; the plain average differs from the seams only there.
+        assert (row["style / one chain: faded (max)"] != "-") == (clip == "vtest")
         # The cut between the two shots is found (in every variant's frames), vtest has none.
         assert (row["cut frame style / first frame"] != "-") == (clip == "two-shots")
     # vtest is one shot: its borders are the chunks', each measured against the inner pairs.
