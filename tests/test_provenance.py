@@ -75,7 +75,7 @@ def planned_video(tmp_path: Path):
     for index, chunk in enumerate(plan):
         directory = tmp_path / f"{index:04d}"
         (directory / "lead-in").mkdir(parents=True)
-        for frame in range(chunk.start, chunk.end):
+        for frame in range(chunk.chain_first, chunk.end):
             place = directory / "lead-in" if frame < chunk.first else directory
             write_frame_record(place / f"{frame:06d}.png", "cpu", [[9.0, 4.0 + frame / 10]])
         gather_frame_records(directory)

@@ -128,7 +128,7 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
     }
     _reuse_or_clear(partial, record)
     outputs = [[_output_dir(partial, parts, index, position) / frames[position].name
-                for position in range(part.start, part.end)] for index, part in enumerate(parts)]
+                for position in range(part.chain_first, part.end)] for index, part in enumerate(parts)]
     chains = _unfinished_chains(frames, parts, outputs, settings.temporal)
     if chains:
         stylize_chains(stylizer, StyleTargets.load(targets_path), chains, progress)
@@ -171,7 +171,7 @@ def _output_dir(partial: Path, parts: list[Chunk], index: int, position: int) ->
     faded, every other frame in the chunk's own place."""
     if position < parts[index].first:
         return partial / LEAD_IN if index == 0 else partial / SUB_CHAIN_SEAMS / LATER
-    if index + 1 < len(parts) and position >= parts[index + 1].start:
+    if index + 1 < len(parts) and position >= parts[index + 1].chain_first:
         return partial / SUB_CHAIN_SEAMS / EARLIER
     return partial
 
@@ -185,7 +185,7 @@ def _unfinished_chains(frames: list[Path], parts: list[Chunk], outputs: list[lis
         print(f"resuming after {done} finished frames per chain, kept from an earlier try", file=sys.stderr, flush=True)
     chains = []
     for part, paths in zip(parts, outputs):
-        own = frames[part.start:part.end]
+        own = frames[part.chain_first:part.end]
         if done < len(own):
             resumed = {}
             if done and temporal:
@@ -200,7 +200,7 @@ def _fade_sub_chain_seams(partial: Path, frames: list[Path], parts: list[Chunk])
     Fading reads only the set-aside results, so after a kill it is simply done again."""
     aside = partial / SUB_CHAIN_SEAMS
     for part in parts[1:]:
-        names = [frame.name for frame in frames[part.start:part.first]]
+        names = [frame.name for frame in frames[part.chain_first:part.first]]
         fade_files([aside / EARLIER / name for name in names], [aside / LATER / name for name in names],
                    [partial / name for name in names])
         for name in names:

@@ -36,7 +36,7 @@ def chunk_times(benchmarks, chunk_dirs, plan: list[Chunk], output) -> None:
     rows = []
     for index, (benchmark, chunk_dir, chunk) in enumerate(zip(benchmarks, chunk_dirs, plan, strict=True)):
         measured = pd.read_csv(benchmark, sep="\t").iloc[0]
-        stylized = chunk.end - chunk.start
+        stylized = chunk.end - chunk.chain_first
         rows.append({
             "chunk": f"{index:04d}", "frames": f"{chunk.first}–{chunk.end - 1}", "lead-in": chunk.lead_in,
             "frames stylized": stylized, "wall s": measured["s"], "s / frame": measured["s"] / stylized,
@@ -69,7 +69,7 @@ def _mark_chunks(ax, plan: list[Chunk], cuts) -> None:
     for chunk in borders:
         ax.axvline(chunk.first - offset, color=BORDER_COLOR, linestyle=":", linewidth=1.2)
         if chunk.lead_in:
-            ax.axvspan(chunk.start - offset, chunk.first - offset, color=SEAM_COLOR, zorder=0)
+            ax.axvspan(chunk.chain_first - offset, chunk.first - offset, color=SEAM_COLOR, zorder=0)
     handles = [Line2D([], [], color=CUT_COLOR, linestyle="--", label="cut (chain restarts)")] if cuts else []
     if borders:
         handles.append(Line2D([], [], color=BORDER_COLOR, linestyle=":", label="chunk border in a shot"))

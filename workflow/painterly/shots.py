@@ -52,8 +52,8 @@ class Chunk:
     """Frames before ``first`` the chain starts with (0 at a cut or the video's start)."""
 
     @property
-    def start(self) -> int:
-        """The chain's first frame."""
+    def chain_first(self) -> int:
+        """The chain's first frame: its lead-in's first, or ``first``."""
         return self.first - self.lead_in
 
 
@@ -99,7 +99,7 @@ def plan_video(source, extraction: dict, threshold: float, chunk_frames: int, se
         chunks = plan_chunks(len(digests), cuts, chunk_frames, seam_frames)
         with atomic_dir(chunk_sources_dir) as tmp:
             for index, chunk in enumerate(chunks):
-                record = chunk_source(scan, chunk.start, chunk.end, digests)
+                record = chunk_source(scan, chunk.chain_first, chunk.end, digests)
                 (tmp / f"{index:04d}.json").write_text(json.dumps(record) + "\n")
     write_meta(meta, meta_path)
     plan = {"frame_count": len(digests), "cuts": cuts, "chunks": [dataclasses.asdict(chunk) for chunk in chunks],
