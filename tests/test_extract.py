@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from painterly.errors import PainterlyError
-from painterly.extract import (_decode_from, chunk_source, decode_frames, extract_frames, ffmpeg_exe, picture_digest,
+from painterly.extract import (_decode_from, chunk_source, decode_frames, extract_frames, ffmpeg_exe,
                                probe, scan_video)
-from painterly.io import is_video
+from painterly.io import is_video, picture_digest
 
 from .media import VFR_TICKS, frame_pixels, write_clip, write_vfr_clip
 

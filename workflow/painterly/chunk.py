@@ -33,7 +33,8 @@ import torch
 
 from .chains import Chain, stylize_chains
 from .device import describe_device
-from .io import DecodedFrame, fit_long_side, frame_image, image_to_tensor, load_frame, load_image, sha256_file
+from .io import (DecodedFrame, fit_long_side, frame_image, image_to_tensor, load_frame, load_image, picture_digest,
+                 sha256_file)
 from .provenance import frame_record_path, gather_frame_records
 from .seams import LEAD_IN, OWN_FRAMES, SEAM_FRAMES, fade_files
 from .segments import segment_path, write_segment
@@ -148,10 +149,8 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
 
 def frame_digest(frame) -> str:
     """What a content frame is, for the partial directory's record: its pixels' digest
-    (painterly.extract.picture_digest) or its file's."""
+    (painterly.io.picture_digest) or its file's."""
     if isinstance(frame, DecodedFrame):
-        from .extract import picture_digest
-
         return picture_digest(frame.picture)
     return sha256_file(frame)
 

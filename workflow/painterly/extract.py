@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import PainterlyError
-from .io import atomic_dir, atomic_path, sha256_file
+from .io import atomic_dir, atomic_path, picture_digest, sha256_file
 
 FRAME_PATTERN = "{:06d}.png"
 FIX_DAMAGED = "copy or export the video again"
@@ -316,11 +316,6 @@ def extract_frames(source, frames_dir, meta_path, size: int, fps: float | None =
         meta = scan.meta
     write_meta(meta, meta_path)
     return meta
-
-
-def picture_digest(picture: np.ndarray) -> str:
-    """SHA-256 of a decoded frame's pixels (and shape): equal exactly when the pictures are."""
-    return hashlib.sha256(str(picture.shape).encode() + picture.tobytes()).hexdigest()
 
 
 def frames_digest(picture_digests: list[str]) -> str:

@@ -200,7 +200,7 @@ def load_frame(path: str | Path) -> np.ndarray:
 
     frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if frame is None:
-        raise PainterlyError(f"{path}: not a readable frame; rerun extract_frames")
+        raise PainterlyError(f"{path}: not a readable frame; delete it and run again")
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
@@ -210,3 +210,8 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def picture_digest(picture: np.ndarray) -> str:
+    """SHA-256 of a decoded frame's pixels (and shape): equal exactly when the pictures are."""
+    return hashlib.sha256(str(picture.shape).encode() + picture.tobytes()).hexdigest()

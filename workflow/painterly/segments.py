@@ -13,14 +13,13 @@ given count) and bit-exact muxing (no random segment id, no date).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from .errors import PainterlyError
-from .io import atomic_path
+from .io import atomic_path, picture_digest
 
 SUFFIX = ".mkv"
 NAMES_TAG = "PAINTERLY_FRAMES"
@@ -70,8 +69,8 @@ def read_segment(path) -> Iterator[np.ndarray]:
 
 
 def frame_digests(path) -> list[str]:
-    """SHA-256 of each decoded frame of ``path``: equal exactly when the pictures are."""
-    return [hashlib.sha256(frame.tobytes()).hexdigest() for frame in read_segment(path)]
+    """io.picture_digest of each decoded frame of ``path``."""
+    return [picture_digest(frame) for frame in read_segment(path)]
 
 
 def segment_path(directory, part: str) -> Path:

@@ -84,8 +84,8 @@ def plan_video(source, extraction: dict, threshold: float, chunk_frames: int, se
     extract.chunk_source), and the chunk plan (``plan_path``, JSON): its cuts -- frames
     whose explained fraction is below ``threshold`` (0 finds none), every pair's fraction
     beside them -- and the chunks plan_chunks puts around them."""
-    from .extract import chunk_source, picture_digest, scan_video, write_meta
-    from .io import atomic_dir, atomic_path
+    from .extract import chunk_source, scan_video, write_meta
+    from .io import atomic_dir, atomic_path, picture_digest
 
     explained, digests, previous = [], [], None
     with scan_video(source, **extraction) as scan:
