@@ -145,6 +145,6 @@ def test_every_job_runs_in_its_env(rule_envs, env_venv, workspace):
     assert len(started) == len(jobs) - jobs.count("all")  # ... each job in one Python of the env
     video = probe_output(workspace / "results/clip/clip.mp4")
     assert video["frames"] == 4 and video["audio"]
-    assert (workspace / "results/clip/warp_error.tsv").read_text().splitlines()[-1].startswith("mean\t")
+    assert (workspace / "results/clip/warp_error.tsv").read_text().splitlines()[-1].startswith("10\tmean\t")
     with Image.open(workspace / "results/photo/photo.png") as image:
         assert max(image.size) == 32

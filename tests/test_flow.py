@@ -5,14 +5,14 @@ import pytest
 
 from painterly.flow import flow, reliability, warp
 from painterly.io import load_frame
-from painterly.metrics import warp_error
+from painterly.metrics import warp_error, warp_errors
 from painterly.seams import final_frames, load_frames
 from painterly.chunk import stylize_frames
 from painterly.settings import Settings
 from painterly.stylize import Stylizer
 from painterly.extract import extract_frames, frame_paths
 
-from .media import write_clip
+from .media import frame_pixels, write_clip
 
 
 def textured(height=64, width=80, seed=0):
@@ -68,6 +68,32 @@ def test_temporal_mode_lowers_warp_error_on_a_real_clip(tmp_path, style_image, v
         styled = list(load_frames(final_frames([out])))
         errors[temporal] = np.mean(warp_error(zip(inputs, styled)))
     assert errors[True] < 0.7 * errors[False], errors
+
+
+def test_the_warp_error_ten_frames_apart_sees_slow_drift_that_neighbours_hide():
+    """On a moving clip: a video that is its source measures as its source at every
+    distance; one that flickers (fresh noise each frame) is as unsteady 10 frames apart as
+    1; one that drifts (2 grey levels a frame) barely shows it between neighbours and
+    ~100x more 10 frames apart, as texture that swims over seconds does."""
+    inputs = [frame_pixels(i) for i in range(14)]
+    rng = np.random.default_rng(0)
+
+    def measured(stylized):
+        return {k: np.array(v) for k, v in warp_errors(zip(inputs, stylized), (1, 10)).items()}
+
+    same = measured(inputs)
+    assert [len(same[1]), len(same[10])] == [13, 4]
+    assert np.array_equal(same[1][:, 0], same[1][:, 1]) and np.array_equal(same[10][:, 0], same[10][:, 1])
+    assert np.allclose(warp_error(zip(inputs, inputs)), same[1][:, 0])
+    flicker = measured([np.clip(f + rng.normal(0, 8, f.shape), 0, 255).astype(np.uint8) for f in inputs])
+    assert 0.8 < np.median(flicker[10][:, 0]) / np.median(flicker[1][:, 0]) < 1.25
+    drift = measured([np.clip(f.astype(int) + 2 * i + 10, 0, 255).astype(np.uint8) for i, f in enumerate(inputs)])
+
+    def beyond_the_source(errors, k):  # what the stylized video adds to the source's own error
+        return (errors[k][:, 0] - errors[k][:, 1]).mean()
+
+    assert beyond_the_source(drift, 10) > 50 * beyond_the_source(drift, 1)  # (20/2)^2 = 100 in theory
+    assert beyond_the_source(flicker, 1) > 5 * beyond_the_source(drift, 1)
 
 
 def test_raft_runs_from_a_local_weights_file(tmp_path):

@@ -104,8 +104,9 @@ def test_chunk_times_table_has_a_line_per_job_and_a_total(tmp_path):
 def test_plots_mark_cuts_borders_and_seams_and_are_repeatable(tmp_path):
     plan, cuts, chunks, _ = planned_video(tmp_path)
     table = tmp_path / "warp_error.tsv"
-    table.write_text("pair\twarp_error\n" + "".join(f"{t}-{t + 1}\t{0.5 if t == 5 else 0.02}\n" for t in range(11))
-                     + "mean\t0.0636\n")
+    table.write_text("distance\tpair\twarp_error\tsource_warp_error\n"
+                     + "".join(f"1\t{t}-{t + 1}\t{0.5 if t == 5 else 0.02}\t0.01\n" for t in range(11))
+                     + "1\tmean\t0.0636\t0.01\n" + "10\t0-10\t0.09\t0.02\n10\t1-11\t0.07\t0.02\n10\tmean\t0.08\t0.02\n")
     for name in ("a", "b"):
         plot_warp_error(table, plan, cuts, tmp_path / f"warp_{name}.svg")
         plot_losses(chunks, plan, cuts, tmp_path / f"losses_{name}.svg")
@@ -114,5 +115,6 @@ def test_plots_mark_cuts_borders_and_seams_and_are_repeatable(tmp_path):
         assert svg == (tmp_path / f"{plot}_b.svg").read_text()
         for legend in ("cut (chain restarts)", "chunk border in a shot", "seam (cross-faded)"):
             assert legend in svg, (plot, legend)
-    assert "mean 0.0636" in (tmp_path / "warp_a.svg").read_text()
+    warp = (tmp_path / "warp_a.svg").read_text()
+    assert "mean 0.0636 (6.4x the source's)" in warp and "frames 10 apart" in warp and "mean 0.08 (4x the source's)" in warp
     assert "lead-in frame" in (tmp_path / "losses_a.svg").read_text()

@@ -103,7 +103,9 @@ def test_first_run_makes_every_output(first_run):
     assert video["frames"] == 6 and video["fps"] == 10 and video["audio"]
     assert "h264" in video["video"] and "yuv420p" in video["video"]
     table = (workdir / "results/clip/warp_error.tsv").read_text().splitlines()
-    assert table[0] == "pair\twarp_error" and len(table) == 1 + 5 + 1 and table[-1].startswith("mean\t")
+    # 5 neighbouring pairs and their mean; 6 frames have no pair 10 apart: its mean is nan.
+    assert table[0] == "distance\tpair\twarp_error\tsource_warp_error" and len(table) == 1 + 5 + 1 + 1
+    assert table[6].startswith("1\tmean\t") and table[-1] == "10\tmean\tnan\tnan"
     with Image.open(workdir / "results/photo/photo.png") as image:
         assert max(image.size) == 32
     for name in ("clip", "photo"):
@@ -466,7 +468,7 @@ def test_report_has_every_part(workspace):
     parts = {
         "clip.mp4": "the stylized video", "preview.jpg": "side by side", "clip.json": "what the result was made from",
         "chunk_times.html": "one line per", "losses.svg": "how the optimization of each frame went",
-        "warp_error.tsv": "per consecutive frame pair", "warp_error.svg": "Dashed red lines are cuts",
+        "warp_error.tsv": "per frame pair (t, t+k)", "warp_error.svg": "Dashed red lines are cuts",
         "photo.png": "the stylized image", "photo.json": "what the result was made from",
     }
     for part, caption in parts.items():

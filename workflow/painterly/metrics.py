@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import collections
 
 import numpy as np
 
@@ -10,34 +10,60 @@ from .flow import reliable_flow, warp
 from .io import atomic_path
 
 
-def warp_error(frames, method: str = "dis") -> list[float]:
-    """Lai et al. 2018, per consecutive pair t: sum M*||V_t - warp(V_t+1)||^2 / sum M.
+# The frame distances the workflow's warp_error.tsv measures: neighbours (flicker), and
+# frames 10 apart (texture that swims over about half a second).
+DISTANCES = (1, 10)
+
+
+def warp_errors(frames, distances=(1,), method: str = "dis") -> dict[int, list[tuple[float, float]]]:
+    """Lai et al. 2018 at each frame distance k: per pair (t, t+k), sum M*||V_t - warp(V_t+k)||^2 / sum M
+    for the stylized frames V, and beside it the same for the input frames (what the scene's
+    own changes, lighting and flow errors contribute; a stylized video is steady when its
+    error is near its source's).
 
     ``frames`` yields (input frame, stylized frame) pairs of RGB uint8 arrays, lazily if
-    wanted; V is in [0, 1]. Flow and mask M come from the *input* frames, so the metric
-    does not depend on how the stylized video was made.
+    wanted (the last max(distances) are held); V is in [0, 1]. Flow (t -> t+k, direct) and
+    mask M come from the *input* frames, so the metric does not depend on how the stylized
+    video was made.
     """
-    errors = []
-    for (input_t, styled_t), (input_next, styled_next) in itertools.pairwise(frames):
-        forward, mask = reliable_flow(input_t, input_next, method)
-        following = warp(styled_next.astype(np.float32) / 255, forward)
-        squared = ((styled_t.astype(np.float32) / 255 - following) ** 2).sum(-1)
-        errors.append(float((mask * squared).sum() / max(mask.sum(), 1.0)))
+    recent = collections.deque(maxlen=max(distances))
+    errors = {distance: [] for distance in distances}
+    for later in frames:
+        for distance in distances:
+            if len(recent) >= distance:
+                earlier = recent[-distance]
+                forward, mask = reliable_flow(earlier[0], later[0], method)
+                errors[distance].append(tuple(_masked_error(earlier[i], later[i], forward, mask) for i in (1, 0)))
+        recent.append(later)
     return errors
 
 
-def write_warp_error_table(source, extraction: dict, stylized, output, method: str = "dis") -> float:
-    """Per-pair warp error of a video, and their mean on the last line, as TSV: its input
-    frames read from ``source`` (painterly.extract.scan_video with ``extraction``), its
+def warp_error(frames, method: str = "dis") -> list[float]:
+    """The stylized frames' warp error per consecutive pair (warp_errors at distance 1)."""
+    return [styled for styled, _ in warp_errors(frames, (1,), method)[1]]
+
+
+def _masked_error(frame: np.ndarray, later: np.ndarray, forward: np.ndarray, mask: np.ndarray) -> float:
+    following = warp(later.astype(np.float32) / 255, forward)
+    squared = ((frame.astype(np.float32) / 255 - following) ** 2).sum(-1)
+    return float((mask * squared).sum() / max(mask.sum(), 1.0))
+
+
+def write_warp_error_table(source, extraction: dict, stylized, output, method: str = "dis") -> None:
+    """The warp error of a video as TSV, at each of DISTANCES: per pair (t, t+k) and their
+    mean (``nan`` without pairs), the stylized frames' and the source's. Its input frames
+    are read from ``source`` (painterly.extract.scan_video with ``extraction``), its
     ``stylized`` frames (painterly.seams.final_frames) in the same order."""
     from .extract import scan_video
     from .seams import load_frames
 
     with scan_video(source, **extraction) as scan:
         pairs = zip((picture for _, picture in scan), load_frames(stylized), strict=True)
-        errors = warp_error(pairs, method)
-    mean = float(np.mean(errors)) if errors else 0.0
-    lines = ["pair\twarp_error"] + [f"{t}-{t + 1}\t{e:.6g}" for t, e in enumerate(errors)] + [f"mean\t{mean:.6g}"]
+        errors = warp_errors(pairs, DISTANCES, method)
+    lines = ["distance\tpair\twarp_error\tsource_warp_error"]
+    for distance, rows in errors.items():
+        lines += [f"{distance}\t{t}-{t + distance}\t{e:.6g}\t{s:.6g}" for t, (e, s) in enumerate(rows)]
+        means = np.mean(rows, axis=0) if rows else (float("nan"),) * 2
+        lines.append(f"{distance}\tmean\t{means[0]:.6g}\t{means[1]:.6g}")
     with atomic_path(output) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
-    return mean

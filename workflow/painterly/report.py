@@ -113,20 +113,25 @@ def plot_losses(chunk_dirs, plan: list[Chunk], cuts, output) -> None:
 
 
 def plot_warp_error(table_path, plan: list[Chunk], cuts, output) -> None:
-    """The warp error of each frame pair (t, t+1), drawn between the two frames, with the
-    mean, cuts, chunk borders inside shots and their cross-faded seams."""
+    """The warp error of each frame pair (t, t+k) at each distance k of the table, drawn
+    between the two frames, with its mean against the source's own, cuts, chunk borders
+    inside shots and their cross-faded seams."""
     table = pd.read_csv(table_path, sep="\t", dtype={"pair": str})
-    mean = float(table.loc[table["pair"] == "mean", "warp_error"].iloc[0])
-    pairs = table[table["pair"] != "mean"]
-    x = [int(pair.split("-")[0]) + 0.5 for pair in pairs["pair"]]
     figure = Figure(figsize=(12, 4.2), layout="constrained")
     ax = figure.subplots()
-    ax.plot(x, pairs["warp_error"], marker="o", markersize=3, linewidth=1, color="tab:blue", label="frame pair",
-            zorder=3)
-    ax.axhline(mean, color="tab:green", linewidth=1, label=f"mean {mean:.4g}")
-    if not len(pairs):
+    for (distance, rows), color in zip(table.groupby("distance"), ("tab:blue", "tab:orange", "tab:purple")):
+        mean = rows[rows["pair"] == "mean"].iloc[0]
+        pairs = rows[rows["pair"] != "mean"]
+        x = [int(pair.split("-")[0]) + distance / 2 for pair in pairs["pair"]]
+        label = "frame pair" if distance == 1 else f"frames {distance} apart"
+        ax.plot(x, pairs["warp_error"], marker="o", markersize=3, linewidth=1, color=color, label=label, zorder=3)
+        if len(pairs):
+            ratio = mean["warp_error"] / mean["source_warp_error"] if mean["source_warp_error"] > 0 else float("nan")
+            ax.axhline(mean["warp_error"], color=color, linewidth=1, alpha=0.6,
+                       label=f"mean {mean['warp_error']:.4g} ({ratio:.2g}x the source's)")
+    if not (table["pair"] != "mean").any():
         ax.text(0.5, 0.5, "one frame: no pairs", transform=ax.transAxes, ha="center")
-    ax.set(xlabel="frame (each point lies between the two frames of its pair)", ylabel="warp error",
+    ax.set(xlabel="frame (each point lies midway between the two frames of its pair)", ylabel="warp error",
            title="Warp error per frame pair (Lai et al. 2018; lower is steadier)")
     ax.set_ylim(bottom=0)
     _mark_chunks(ax, plan, cuts)
