@@ -1,0 +1,158 @@
+"""Long-term temporal consistency: the warp error of frames 1, 5, 10 and 20 apart against the
+source's own, and drift along one long shot.
+
+    python benchmarks/long_term.py                      # bundled clip + 90 frames of vtest.avi, 96 px, CPU
+    python benchmarks/long_term.py --variant strong --set-variant strong temporal_weight=200
+    python benchmarks/long_term.py --drift-frames 1000  # and drift along 1,000 frames (long on a CPU)
+    python benchmarks/long_term.py --quick              # smoke run: 12 frames of the bundled clip at 32 px
+
+Every clip is stylized as one temporal chain (painterly.chunk.stylize_frames: the
+workflow's stylize job, without Snakemake) with the `default` preset at --size, once per
+variant: "today" is the preset, each --variant NAME with its --set-variant NAME KEY=JSON
+overrides beside it, in one run. Per clip and variant: the warp error (Lai et al.,
+painterly.metrics.warp_errors, flow computed directly between the two frames) at each
+distance as a ratio to the same measure on the source frames, mean style and content
+distance (benchmarks/evaluate.py) and seconds per frame. With --drift-frames N: style
+distance and mean brightness at five frames along N frames of one shot (the long clip
+looped forth and back when shorter), as a table and a plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import device_name, parse_args, print_table  # noqa: E402
+from evaluate import Evaluator  # noqa: E402
+from video import clip_frames, preset_settings  # noqa: E402
+
+from painterly.chunk import stylize_frames  # noqa: E402
+from painterly.io import load_frame, load_image  # noqa: E402
+from painterly.metrics import warp_errors  # noqa: E402
+from painterly.seams import final_frames, load_frames  # noqa: E402
+from painterly.stylize import Stylizer  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = Path("/usr/share/doc/opencv-doc/examples/data")
+DISTANCES = (1, 5, 10, 20)
+QUICK = {"size": 32, "frames": 12, "long_clip": "", "set": ["iterations=6", "frame_iterations=3"]}
+
+
+def stylize_clip(frames: list[Path], targets: Path, out: Path, settings) -> tuple[list[np.ndarray], float]:
+    """The clip as one chain: its stylized frames, and seconds per frame."""
+    start = time.perf_counter()
+    stylize_frames(frames, targets, out, settings, progress=False)
+    seconds = (time.perf_counter() - start) / len(frames)
+    return list(load_frames(final_frames([out]))), seconds
+
+
+def consistency(inputs: list[np.ndarray], styled: list[np.ndarray]) -> dict[int, float]:
+    """Mean warp error at each distance that has pairs, as a ratio to the source's."""
+    errors = warp_errors(zip(inputs, styled), DISTANCES)
+    return {k: float(np.mean([e for e, _ in pairs]) / max(np.mean([s for _, s in pairs]), 1e-12))
+            for k, pairs in errors.items() if pairs}
+
+
+def looped(frames: list[Path], count: int) -> list[Path]:
+    """``count`` frames of one shot from ``frames``: forth, back, forth... (no cut at the turns)."""
+    cycle = frames + frames[-2:0:-1] if len(frames) > 1 else frames
+    return [cycle[i % len(cycle)] for i in range(count)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=96)
+    parser.add_argument("--frames", type=int, default=90, help="at most this many frames of each clip")
+    parser.add_argument("--clip", default=str(REPO / "data" / "vtest.mp4"), help="the short clip")
+    parser.add_argument("--long-clip", default=str(SAMPLES / "vtest.avi"),
+                        help="a longer static-camera clip ('' for none)")
+    parser.add_argument("--style", default=str(REPO / "data" / "starry_night.jpg"))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                        help="override a setting of the preset for every variant (repeatable)")
+    parser.add_argument("--variant", action="append", default=[], help="a variant's name, beside today's")
+    parser.add_argument("--set-variant", action="append", nargs=2, default=[], metavar=("NAME", "KEY=JSON"),
+                        help="a setting of variant NAME (repeatable)")
+    parser.add_argument("--drift-frames", type=int, default=0, help="frames of one shot to measure drift along")
+    parser.add_argument("--plot", default=str(REPO / "benchmarks" / "long_term.png"), help="the drift plot")
+    args = parse_args(parser, QUICK)
+
+    common = dict(item.split("=", 1) for item in args.set)
+    variants = {"today": dict(common), **{name: dict(common) for name in args.variant}}
+    for name, item in args.set_variant:
+        if name not in variants or name == "today":
+            parser.error(f"--set-variant {name}: name it with --variant first (today is the preset)")
+        variants[name][item.split("=", 1)[0]] = item.split("=", 1)[1]
+    settings = {name: preset_settings("default", size=args.size, pyramid_min_size=min(args.size, 96), device="cpu",
+                                      **{k: json.loads(v) for k, v in overrides.items()})
+                for name, overrides in variants.items()}
+    print(f"# {device_name(torch.device('cpu'))}; default preset at {args.size} px; variants: {variants}\n")
+    evaluator, style = Evaluator(), load_image(args.style)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        clips = {Path(args.clip).stem: clip_frames(args.clip, tmp / "short", args.size, args.frames)}
+        if args.long_clip:
+            clips[f"{Path(args.long_clip).stem} (static camera)"] = clip_frames(args.long_clip, tmp / "long", args.size,
+                                                                                args.frames)
+        targets = {name: tmp / f"targets-{name}.pt" for name in settings}
+        for name, chosen in settings.items():
+            Stylizer(chosen).targets([style]).save(targets[name])
+        for clip, frames in clips.items():
+            inputs = [load_frame(frame) for frame in frames]
+            for name, chosen in settings.items():
+                styled, seconds = stylize_clip(frames, targets[name], tmp / f"{clip}-{name}", chosen)
+                ratios = consistency(inputs, styled)
+                quality = [evaluator.distances(Image.fromarray(s), load_image(f), style) for f, s in zip(frames, styled)]
+                rows.append([clip, len(frames), name, *(round(ratios[k], 2) if k in ratios else "-" for k in DISTANCES),
+                             round(float(np.mean([q[0] for q in quality])), 4),
+                             round(float(np.mean([q[1] for q in quality])), 4), round(seconds, 2)])
+        table = print_table(["clip", "frames", "variant", *(f"warp error / source's, {k} apart" for k in DISTANCES),
+                             "style distance", "content distance", "s / frame"], rows)
+        drift_table = None
+        if args.drift_frames:
+            long_frames = clips[list(clips)[-1]]
+            frames = looped(long_frames, args.drift_frames)
+            drift_rows, curves = [], {}
+            for name, chosen in settings.items():
+                styled, _ = stylize_clip(frames, targets[name], tmp / f"drift-{name}", chosen)
+                at = np.linspace(0, len(frames) - 1, 5).astype(int)
+                style_d = [evaluator.distances(Image.fromarray(styled[i]), load_image(frames[i]), style)[0] for i in at]
+                brightness = [float(styled[i].mean()) for i in at]
+                curves[name] = (at, style_d, brightness)
+                drift_rows += [[name, int(i), round(s, 4), round(b, 1), round(float(load_frame(frames[i]).mean()), 1)]
+                               for i, s, b in zip(at, style_d, brightness)]
+            print()
+            drift_table = print_table(["variant", "frame", "style distance", "mean brightness", "(input)"], drift_rows)
+            plot_drift(curves, args.plot)
+            print(f"\nplot: {args.plot}")
+    return table, drift_table
+
+
+def plot_drift(curves: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (style_axis, brightness_axis) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for name, (at, style_d, brightness) in curves.items():
+        style_axis.plot(at, style_d, marker="o", label=name)
+        brightness_axis.plot(at, brightness, marker="o", label=name)
+    style_axis.set(xlabel="frame", ylabel="style distance", title="Style distance along one shot")
+    brightness_axis.set(xlabel="frame", ylabel="mean brightness", title="Mean brightness along one shot")
+    style_axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    main()
