@@ -15,12 +15,12 @@ A fourth row, "seams, plain average", re-fades the chunks+seams run's own chunks
 painterly did before its seams kept their texture (a plain cross-fade), from the same
 segments: the seam method before and after, on the same chains.
 
-Reads each run's warp_error.tsv (Lai et al., on the final frames) and prints the total warp
-error, the worst border pair against the inner pairs' 95th percentile, the worst frame pair
-and the worst frame's style distance against the same of the one chain (faded frames and
-the rest apart), the style distance of each cut's first frame against the clip's first,
-drift along the one chain (style distance and mean brightness), and the wall time; plots
-warp error per pair with borders and cuts marked.
+Measures each run's final frames with the workflow's warp error (Lai et al.,
+painterly.metrics) and prints: the total warp error; the worst border pair against the
+inner pairs' 95th percentile; the worst frame pair and the worst frame's style distance
+against the same of the one chain (faded frames and the rest apart); the style distance of
+each cut's first frame against the clip's first; drift along the one chain (style distance
+and mean brightness); and the wall time. Plots warp error per pair, borders and cuts marked.
 """
 
 from __future__ import annotations
