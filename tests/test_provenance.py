@@ -10,8 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
+from painterly.errors import PainterlyError
 from painterly.provenance import gather_frame_records, write_frame_record
 from painterly.report import chunk_times, plot_losses, plot_warp_error
 from painterly.shots import plan_chunks, read_chunk_plan
@@ -116,5 +118,9 @@ def test_plots_mark_cuts_borders_and_seams_and_are_repeatable(tmp_path):
         for legend in ("cut (chain restarts)", "chunk border in a shot", "seam (cross-faded)"):
             assert legend in svg, (plot, legend)
     warp = (tmp_path / "warp_a.svg").read_text()
+    old = tmp_path / "old.tsv"  # a table of painterly before distances: one line, naming it
+    old.write_text("pair\twarp_error\n0-1\t0.02\nmean\t0.02\n")
+    with pytest.raises(PainterlyError, match="old.tsv: written by an older painterly.*delete it and run again"):
+        plot_warp_error(old, plan, cuts, tmp_path / "old.svg")
     assert "mean 0.0636 (6.4x the source's)" in warp and "frames 10 apart" in warp and "mean 0.08 (4x the source's)" in warp
     assert "lead-in frame" in (tmp_path / "losses_a.svg").read_text()

@@ -18,6 +18,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from .errors import PainterlyError
 from .io import atomic_path
 from .provenance import read_chunk_record
 from .shots import Chunk
@@ -117,6 +118,8 @@ def plot_warp_error(table_path, plan: list[Chunk], cuts, output) -> None:
     between the two frames, with its mean against the source's own, cuts, chunk borders
     inside shots and their cross-faded seams."""
     table = pd.read_csv(table_path, sep="\t", dtype={"pair": str})
+    if "distance" not in table.columns:
+        raise PainterlyError(f"{table_path}: written by an older painterly (no distance column); delete it and run again")
     figure = Figure(figsize=(12, 4.2), layout="constrained")
     ax = figure.subplots()
     for (distance, rows), color in zip(table.groupby("distance"), ("tab:blue", "tab:orange", "tab:purple")):
