@@ -9,8 +9,8 @@ fade moves 1/(n+1) of the way: the jump is spread over n+1 frame pairs, its squa
 warp error over them falls to about 1/(n+1) of one jump.
 
 A plain average of two differently painted textures is a double exposure: their strokes
-partly cancel, and mid-fade the frame matches the style up to 1.7x worse than either
-chain (measured on an animated clip). So the fade keeps the texture's contrast: the
+partly cancel, and mid-fade the frame matched the style up to 1.2x worse than one chain at
+96 px, 1.8x at 48 px (benchmarks/RESULTS.md). So the fade keeps the texture's contrast: the
 blend's detail, what stands above its local mean, is scaled back to the local contrast
 of the two frames, itself faded (a variance-preserving blend, as in Heitz & Neyret's
 histogram-preserving texture blending).
