@@ -20,7 +20,6 @@ looped forth and back when shorter), as a table and a plot.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import device_name, parse_args, print_table  # noqa: E402
+from common import add_settings_overrides, device_name, parse_args, print_table, settings_overrides  # noqa: E402
 from evaluate import Evaluator  # noqa: E402
 from video import clip_frames, preset_settings  # noqa: E402
 
@@ -76,8 +75,7 @@ def main() -> None:
     parser.add_argument("--long-clip", default=str(SAMPLES / "vtest.avi"),
                         help="a longer static-camera clip ('' for none)")
     parser.add_argument("--style", default=str(REPO / "data" / "starry_night.jpg"))
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
-                        help="override a setting of the preset for every variant (repeatable)")
+    add_settings_overrides(parser)
     parser.add_argument("--variant", action="append", default=[], help="a variant's name, beside today's")
     parser.add_argument("--set-variant", action="append", nargs=2, default=[], metavar=("NAME", "KEY=JSON"),
                         help="a setting of variant NAME (repeatable)")
@@ -85,15 +83,14 @@ def main() -> None:
     parser.add_argument("--plot", default=str(REPO / "benchmarks" / "long_term.png"), help="the drift plot")
     args = parse_args(parser, QUICK)
 
-    common = dict(item.split("=", 1) for item in args.set)
+    common = settings_overrides(args.set)  # every variant's
     variants = {"today": dict(common), **{name: dict(common) for name in args.variant}}
     for name, item in args.set_variant:
         if name not in variants or name == "today":
             parser.error(f"--set-variant {name}: name it with --variant first (today is the preset)")
-        variants[name][item.split("=", 1)[0]] = item.split("=", 1)[1]
+        variants[name].update(settings_overrides([item]))
     settings = {name: preset_settings("default", size=args.size, pyramid_min_size=min(args.size, 96), device="cpu",
-                                      **{k: json.loads(v) for k, v in overrides.items()})
-                for name, overrides in variants.items()}
+                                      **overrides) for name, overrides in variants.items()}
     print(f"# {device_name(torch.device('cpu'))}; default preset at {args.size} px; variants: {variants}\n")
     evaluator, style = Evaluator(), load_image(args.style)
     rows = []
