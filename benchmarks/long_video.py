@@ -118,11 +118,11 @@ def faded_frames(root: Path, name: str) -> list[int]:
                   for frame in segment_names(seam))
 
 
-def plain_average_pictures(root: Path, name: str) -> list[Image.Image]:
-    """The final frames with every seam re-faded as a plain average of the same two chains
-    (painterly's seams before they kept the texture): the baseline, on the very same chunks."""
+def plain_average_pictures(root: Path, name: str, final: list[Image.Image]) -> list[Image.Image]:
+    """The run's ``final`` frames with every seam re-faded as a plain average of the same two
+    chains (painterly's seams before they kept the texture): the baseline, on the very same chunks."""
     results = root / "results" / name
-    final = final_pictures(root, name)
+    final = list(final)
     chunks = sorted((results / "styled").iterdir())
     for earlier, later in zip(chunks, chunks[1:]):
         if not (results / "seams" / f"{later.name}.mkv").is_file():
@@ -165,18 +165,20 @@ def main() -> None:
         clips = make_clips(tmp, args.frames, args.size, Path(args.clip), Path(args.second_shot), args.second_shot_start)
         times = {label: run_variant(tmp / label.replace(" ", "-"), clips, Path(args.style), preset, *variant)
                  for label, variant in variants.items()}
-        rows, curves = [], {}
+        rows, curves, one_chain = [], {}, {}
         for name in clips:
             inputs = input_pictures(clips[name], args.size)
             _, true_cuts = borders_and_cuts(tmp / "chunks+seams", name)
             faded = faded_frames(tmp / "chunks+seams", name)
             runs = {label: (tmp / label.replace(" ", "-"), final_pictures(tmp / label.replace(" ", "-"), name))
                     for label in variants}
-            runs[PLAIN_AVERAGE] = (tmp / "chunks+seams", plain_average_pictures(tmp / "chunks+seams", name))
+            runs[PLAIN_AVERAGE] = (tmp / "chunks+seams",
+                                   plain_average_pictures(tmp / "chunks+seams", name, runs["chunks+seams"][1]))
             style_of = {label: np.array([evaluator.distances(frame, content, style)[0]
                                          for frame, content in zip(final, inputs)]) for label, (_, final) in runs.items()}
             pairs_of = {label: np.array(warp_error((np.asarray(a), np.asarray(b)) for a, b in zip(inputs, final)))
                         for label, (_, final) in runs.items()}
+            one_chain[name] = (runs["one chain"][1], inputs, style_of["one chain"])
             inside_shot = np.array([t + 1 not in true_cuts for t in range(len(inputs) - 1)])
             for label, (root, final) in runs.items():
                 errors = pairs_of[label]
@@ -200,14 +202,11 @@ def main() -> None:
                              "worst border / inner p95", "worst pair / one chain's", "style / one chain: faded (max)",
                              "other frames (max)", "cut frame style / first frame", "wall s (both clips)"], rows)
 
-        drift_root = tmp / "one-chain"
-        drift, final, inputs = [], final_pictures(drift_root, "vtest"), input_pictures(clips["vtest"], args.size)
+        drift, (final, inputs, style_distances) = [], one_chain["vtest"]
         for index in np.linspace(0, len(final) - 1, 7).astype(int):
-            frame = final[index]
-            content = inputs[index]
-            drift.append([int(index), round(evaluator.distances(frame, content, style)[0], 4),
-                          round(float(np.asarray(frame, dtype=float).mean()), 1),
-                          round(float(np.asarray(content, dtype=float).mean()), 1)])
+            drift.append([int(index), round(float(style_distances[index]), 4),
+                          round(float(np.asarray(final[index], dtype=float).mean()), 1),
+                          round(float(np.asarray(inputs[index], dtype=float).mean()), 1)])
         print()
         drift_table = print_table(["frame", "style distance", "mean brightness (stylized)", "(input)"], drift)
         plot(curves, args.plot)
