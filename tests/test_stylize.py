@@ -1,5 +1,8 @@
 """The optimization: it converges, its weights steer, it is deterministic and sized right."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -146,6 +149,18 @@ def test_a_batch_gives_each_image_what_it_gets_alone(make_stylizer, content_imag
 
 
 @pytest.mark.slow
+def test_a_job_that_does_not_compile_loads_neither_the_compiler_nor_torchvision():
+    """Every stylize and targets job is a fresh process: importing torch.compile's machinery and
+    torchvision.models would double its start-up (2 s and 2.5 s on top of torch's 2.5 s; a
+    job of a few small frames spent most of its time there). They load only where used:
+    --compile, torchvision weights, RAFT flows."""
+    code = ("import sys, painterly.chunk, painterly.cli, painterly.style_targets; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torchvision' or m.startswith("
+            "('torch._dynamo', 'torch._inductor'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
 def test_the_compiled_objective_gives_the_eager_loss_and_gradient(content_image, style_image):
     """torch.compile (the default on CUDA) fuses the work around the convolutions: the same
     function, rounded otherwise. Checked on the CPU at a shallow cut of the network, which

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -85,7 +86,7 @@ class Stylizer:
         through the compiled objective, or eagerly where compiling is off or failed."""
         if self.compiled:
             try:
-                total = _compiled_total(objective, image, self.bf16)
+                total = _compiled_total()(objective, image, self.bf16)
                 grad = torch.autograd.grad(total.sum(), image)[0]
                 self._compile_worked = True
                 return total, grad
@@ -366,13 +367,17 @@ def _objective_total(objective: Objective, image: torch.Tensor, bf16: bool) -> t
         return objective(image)[0]
 
 
-# Dynamic shapes: one compilation serves every frame size, pyramid level and batch (chains
-# ending at different frames); the convolutions stay cuDNN's, and CUDA graphs capture the
-# kernels with their sizes fixed, so the dynamic code costs nothing on replay.
-_compiled_total = torch.compile(_objective_total, dynamic=True)
-# Each precision, batch of one or more, and checkpointing choice is one more compiled variant; a
-# process that runs many settings (a benchmark) must not fall back to eager after eight.
-torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+@functools.cache
+def _compiled_total():
+    """``_objective_total`` through torch.compile, made on first use: importing the compiler
+    costs 2 s, which a job that does not compile should not pay."""
+    # Each precision, batch of one or more, and checkpointing choice is one more compiled variant; a
+    # process that runs many settings (a benchmark) must not fall back to eager after eight.
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+    # Dynamic shapes: one compilation serves every frame size, pyramid level and batch (chains
+    # ending at different frames); the convolutions stay cuDNN's, and CUDA graphs capture the
+    # kernels with their sizes fixed, so the dynamic code costs nothing on replay.
+    return torch.compile(_objective_total, dynamic=True)
 
 
 def _first_line(error: Exception) -> str:

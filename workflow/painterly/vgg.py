@@ -33,11 +33,12 @@ from pathlib import Path
 import torch
 import torch.utils.checkpoint
 from torch import nn
-from torchvision.models.vgg import VGG19_Weights, cfgs
 
 from .errors import PainterlyError
 
-VGG19_CONFIG = cfgs["E"]
+# torchvision's VGG-19 ("E") layout: conv widths, "M" for pooling. Written out rather than
+# imported: importing torchvision.models costs every job 2.5 s (it loads torch._dynamo).
+VGG19_CONFIG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
 CAFFE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -181,6 +182,8 @@ def caffe_state_dict() -> dict[str, torch.Tensor]:
 
 def torchvision_state_dict() -> dict[str, torch.Tensor]:
     """torchvision's IMAGENET1K_V1 VGG-19 through its hub cache (downloads on first use)."""
+    from torchvision.models.vgg import VGG19_Weights
+
     weights = VGG19_Weights.IMAGENET1K_V1
     try:
         state = torch.hub.load_state_dict_from_url(weights.url, map_location="cpu", weights_only=True, check_hash=True)
