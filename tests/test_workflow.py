@@ -33,7 +33,7 @@ from .media import probe_output, workflow_config, write_clip
 
 pytestmark = pytest.mark.slow
 
-TINY = {"size": 32, "iterations": 3, "pyramid_min_size": 32, "device": "cpu", "tolerance": 0}
+TINY = {"size": 32, "iterations": 3, "frame_iterations": 2, "pyramid_min_size": 32, "device": "cpu", "tolerance": 0}
 CONFIG = workflow_config(2, **TINY)
 SHEET_HEADER = "name\tinput\tstyles\tstyle_weight\n"
 ROWS = {"clip": "clip\tclip.mkv\tstyle.jpg\t\n", "photo": "photo\tphoto.png\tstyle.jpg\t5\n"}
@@ -455,7 +455,7 @@ def test_sidecars_record_what_made_each_output(first_run):
     chunk = json.loads((workdir / "results/clip/styled/0001/losses.json").read_text())
     assert chunk["devices"] == ["cpu"] and [frame["frame"] for frame in chunk["frames"]] == ["000002.png", "000003.png"]
     # A chain's first frame gets `iterations`, the next `frame_iterations`; no early stop.
-    assert [len(frame["losses"][-1]) for frame in chunk["frames"]] == [3, Settings().frame_iterations]
+    assert [len(frame["losses"][-1]) for frame in chunk["frames"]] == [TINY["iterations"], TINY["frame_iterations"]]
 
 
 def test_report_has_every_part(workspace):
