@@ -60,7 +60,7 @@ from image import compare as compare_image, conv_gflops_per_iteration  # noqa: E
 from video import chunk_record, clip_frames, compare as compare_video, preset_settings, run_chains  # noqa: E402
 
 from painterly.device import configure  # noqa: E402
-from painterly.extract import ffmpeg_exe  # noqa: E402
+from imageio_ffmpeg import get_ffmpeg_exe  # noqa: E402
 from painterly.io import image_to_tensor, load_image  # noqa: E402
 from painterly.seams import SEAM_FRAMES  # noqa: E402
 from painterly.segments import frame_digests  # noqa: E402
@@ -299,7 +299,7 @@ def long_clip(frames: list[Path], count: int, path: Path) -> Path:
     for a job to stylize."""
     cycle = [np.asarray(load_image(frame)) for frame in [*frames, *frames[-2:0:-1]]]
     height, width = cycle[0].shape[:2]
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+    subprocess.run([get_ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
                     "-r", "10", "-i", "-", "-c:v", "ffv1", str(path)],
                    input=b"".join(cycle[index % len(cycle)].tobytes() for index in range(count)), check=True)
     return path

@@ -42,7 +42,7 @@ from common import add_settings_overrides, device_name, parse_args, print_table,
 from evaluate import Evaluator  # noqa: E402
 from tests.media import workflow_config  # noqa: E402
 
-from painterly.extract import ffmpeg_exe
+from imageio_ffmpeg import get_ffmpeg_exe
 from painterly.extract import scan_video  # noqa: E402
 from painterly.io import is_video  # noqa: E402
 from painterly.io import load_image  # noqa: E402
@@ -68,7 +68,7 @@ def make_clips(root: Path, frames: int, size: int, clip: Path, second_shot: Path
     ``second_start``; a still picture is repeated) joined by a cut."""
     scale = f"scale={size}:-2:flags=area"
     long_clip, two_shots = root / "vtest.mkv", root / "two-shots.mkv"
-    run = [ffmpeg_exe(), "-v", "error", "-y"]
+    run = [get_ffmpeg_exe(), "-v", "error", "-y"]
     subprocess.run([*run, "-i", clip, "-frames:v", str(frames), "-vf", scale, "-c:v", "ffv1", long_clip], check=True)
     half, shape = frames // 5, f"scale={size}:{size * 3 // 4 // 2 * 2}:flags=area,setsar=1"
     shot = "trim=start_frame={}:end_frame={},setpts=N/10/TB," + shape  # both retimed to 10 fps, no frame dropped

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import parse_args, print_table  # noqa: E402
 from tests.media import workflow_config  # noqa: E402
 
-from painterly.extract import ffmpeg_exe  # noqa: E402
+from imageio_ffmpeg import get_ffmpeg_exe  # noqa: E402
 from painterly.seams import final_frames, load_frames  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def segment_codecs(pictures: list[np.ndarray], work: Path) -> list[list]:
     for label, arguments in SEGMENT_CODECS.items():
         segment = work / "segment.mkv"
         start = time.perf_counter()
-        encoded = subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+        encoded = subprocess.run([get_ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
                                   "-s", f"{width}x{height}", "-r", "24", "-i", "-", *arguments, str(segment)],
                                  input=raw, capture_output=True)
         encode = time.perf_counter() - start
@@ -84,7 +84,7 @@ def segment_codecs(pictures: list[np.ndarray], work: Path) -> list[list]:
             rows.append([label, "n/a", "n/a", "encoder refused", "-", "-"])
             continue
         start = time.perf_counter()
-        decoded = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(segment), "-f", "rawvideo", "-pix_fmt", "rgb24",
+        decoded = subprocess.run([get_ffmpeg_exe(), "-v", "error", "-i", str(segment), "-f", "rawvideo", "-pix_fmt", "rgb24",
                                   "-"], capture_output=True, check=True).stdout
         decode = time.perf_counter() - start
         size = segment.stat().st_size
@@ -102,7 +102,7 @@ def make_clip(path: Path, frames: int, width: int, height: int, shot: int) -> No
         offset = 2 * (index % shot)
         return np.ascontiguousarray(texture[:height, offset:offset + width])
 
-    command = [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+    command = [get_ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
                "-r", "24", "-i", "-", "-c:v", "ffv1", str(path)]
     subprocess.run(command, input=b"".join(frame(i).tobytes() for i in range(frames)), check=True)
 

@@ -26,7 +26,7 @@ from common import parse_args, print_table  # noqa: E402
 from tests.media import workflow_config  # noqa: E402
 from tests.slurm_cluster import Cluster, ensure_installed, plugin_snakemake  # noqa: E402
 
-from painterly.extract import ffmpeg_exe  # noqa: E402
+from imageio_ffmpeg import get_ffmpeg_exe  # noqa: E402
 
 STYLE = REPO / "data" / "starry_night.jpg"
 # --quick: two chunks of two frames.
@@ -62,7 +62,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         clip = tmp / "clip.mkv"
-        subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=25",
+        subprocess.run([get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=25",
                         "-frames:v", str(args.frames), "-c:v", "ffv1", str(clip)], check=True)
         target = ["--snakefile", str(REPO / "Snakefile"), "results/clip/clip.mp4"]
 

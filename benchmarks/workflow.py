@@ -29,7 +29,8 @@ from painterly.io import load_image, save_image  # noqa: E402
 from painterly.settings import Settings  # noqa: E402
 from painterly.stylize import Stylizer  # noqa: E402
 from painterly.encode import encode_video  # noqa: E402
-from painterly.extract import extract_frames, ffmpeg_exe  # noqa: E402
+from imageio_ffmpeg import get_ffmpeg_exe  # noqa: E402
+from painterly.extract import extract_frames  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 STYLE = REPO / "data" / "starry_night.jpg"
@@ -40,7 +41,7 @@ PRESET = {"size": 64, "iterations": 1, "pyramid_min_size": 64, "device": "cpu", 
 
 
 def make_clip(path: Path, frames: int, size: str = "128x96") -> None:
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate=25",
+    subprocess.run([get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate=25",
                     "-frames:v", str(frames), "-c:v", "ffv1", str(path)], check=True)
 
 

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from imageio_ffmpeg import get_ffmpeg_exe
 from PIL import Image
-
-from painterly.extract import ffmpeg_exe
 
 # Frame durations of the variable-frame-rate test clip, in 1/25 s: 15 frames over 3.0 s, the
 # last shown from 2.6 s to the end.
@@ -40,7 +39,7 @@ def write_clip(path, frames: int = 6, fps: int = 10, audio: bool = True, changed
     """A lossless FFV1 clip (with a 440 Hz sine track); frames in ``changed`` get another
     colour; from frame ``cut_at`` on, another scene (second_shot_pixels)."""
     height, width = frame_pixels(0).shape[:2]
-    command = [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+    command = [get_ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
                "-r", str(fps), "-i", "-"]
     if audio:
         command += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={frames / fps}", "-c:a", "flac"]
@@ -62,7 +61,7 @@ def write_vfr_clip(path, ticks=VFR_TICKS, audio: bool = True) -> None:
         Image.fromarray(frame_pixels(i)).save(stills / f"{i:03d}.png")
         listing += f"file {i:03d}.png\nduration {count / 25}\n"
     (stills / "list.txt").write_text(listing)
-    command = [ffmpeg_exe(), "-v", "error", "-y", "-f", "concat", "-i", str(stills / "list.txt")]
+    command = [get_ffmpeg_exe(), "-v", "error", "-y", "-f", "concat", "-i", str(stills / "list.txt")]
     if audio:
         command += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={sum(ticks) / 25}", "-c:a", "aac"]
     command += ["-fps_mode", "passthrough", "-c:v", "libx264", "-bf", "0", "-pix_fmt", "yuv420p", str(path)]
@@ -72,9 +71,9 @@ def write_vfr_clip(path, ticks=VFR_TICKS, audio: bool = True) -> None:
 
 def probe_output(path) -> dict:
     """fps, decoded frame count, stream kinds and how long each stream lasts, from the real ffmpeg."""
-    info = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    info = subprocess.run([get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
     table = subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:v:0", "-map", "0:a:0?", "-fps_mode", "passthrough",
+        [get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:v:0", "-map", "0:a:0?", "-fps_mode", "passthrough",
          "-f", "framecrc", "-"],
         capture_output=True, text=True, check=True,
     ).stdout
@@ -97,7 +96,7 @@ def read_first_frame(path) -> np.ndarray:
     """The first picture of a video as RGB, decoded by the real ffmpeg."""
     info = probe_output(path)["video"]
     width, height = map(int, re.search(r", (\d+)x(\d+)", info).groups())
-    data = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo",
+    data = subprocess.run([get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo",
                            "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
     return np.frombuffer(data, np.uint8).reshape(height, width, 3)
 

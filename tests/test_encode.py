@@ -83,3 +83,17 @@ def test_frames_of_another_size_are_refused(tmp_path, clip):
     with pytest.raises(PainterlyError, match="000003.png: 30x24, not the extracted 32x24; rerun the workflow"):
         encode_video(sorted((tmp_path / "frames").glob("*.png")), tmp_path / "meta.json", tmp_path / "out.mp4")
     assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("kind", ["mp4", "mov", "webm"])
+def test_sound_that_names_no_layout_at_a_rate_opus_lacks_is_kept(tmp_path, kind):
+    """PCM in Matroska names no channel layout (which no encoder takes), and Opus has no
+    8 kHz: the sound is encoded anyway, as long as the picture."""
+    clip = tmp_path / "pcm.mkv"
+    write_clip(clip, frames=8, extra_args=("-c:a", "pcm_s16le", "-ar", "8000"))
+    extract_frames(clip, tmp_path / "frames", tmp_path / "meta.json", size=32)
+    out = tmp_path / f"out.{kind}"
+    encode_video(sorted((tmp_path / "frames").glob("*.png")), tmp_path / "meta.json", out, audio_source=clip)
+    info = probe_output(out)
+    assert info["audio"] and info["frames"] == 8
+    assert info["audio_seconds"] == pytest.approx(0.8, abs=0.03)

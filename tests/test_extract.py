@@ -10,11 +10,10 @@ import pytest
 from PIL import Image
 
 from painterly.errors import PainterlyError
-from painterly.extract import (_decode_from, chunk_source, decode_frames, extract_frames, ffmpeg_exe,
-                               probe, scan_video)
+from painterly.extract import _decode_from, chunk_source, decode_frames, extract_frames, probe, scan_video
 from painterly.io import is_video, picture_digest
 
-from .media import VFR_TICKS, frame_pixels, write_clip, write_vfr_clip
+from .media import VFR_TICKS, frame_pixels, get_ffmpeg_exe, write_clip, write_vfr_clip
 
 
 @pytest.fixture
@@ -32,7 +31,7 @@ def vfr_clip(tmp_path):
 
 
 def ffmpeg(*args):
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *map(str, args)], check=True)
+    subprocess.run([get_ffmpeg_exe(), "-v", "error", "-y", *map(str, args)], check=True)
 
 
 def frame_times(meta) -> list[float]:

@@ -8,8 +8,8 @@ seconds) comes out with pictures repeated and the timing lost. PyAV hands over e
 decoded picture once with its own timestamp and duration, so each distinct frame is
 read once and its time recorded; stream facts (rotation, audio, time
 base) are fields, not text scraped from stderr; a damaged file raises or logs a libav
-error we can quote, and there is no subprocess pipe to drain. Encoding stays with the
-ffmpeg binary of the ``imageio-ffmpeg`` wheel (see ``encode.py``).
+error we can quote, and there is no subprocess pipe to drain. Encoding goes through PyAV
+too (``encode.py``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ import heapq
 import itertools
 import json
 import math
-import os
-import shutil
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -40,21 +38,6 @@ REORDER_WINDOW = 16
 # Key frames before a chunk it may seek to: a demuxer that seeks by decoding time can land a
 # key frame late, and the one before then lands right.
 SEEK_CANDIDATES = 4
-
-
-def ffmpeg_exe() -> str:
-    override = os.environ.get("PAINTERLY_FFMPEG")
-    if override:
-        return override
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError):
-        system = shutil.which("ffmpeg")
-        if system:
-            return system
-    raise PainterlyError("no ffmpeg found; run: pip install imageio-ffmpeg (or install ffmpeg)")
 
 
 class _Video:

@@ -21,7 +21,6 @@ import csv
 import importlib
 import importlib.resources
 import json
-import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -103,13 +102,12 @@ def weights_record(weights: str) -> dict:
 
 
 def ffmpeg_version() -> str | None:
-    from .extract import ffmpeg_exe
-
+    """The version of the FFmpeg libraries PyAV bundles: they decode and encode every video."""
     try:
-        banner = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, text=True, check=True).stdout
-    except (PainterlyError, OSError, subprocess.CalledProcessError):
+        import av
+    except ImportError:
         return None
-    return banner.split()[2]  # "ffmpeg version 7.0.2-static https://..."
+    return av.ffmpeg_version_info
 
 
 def module_version(module: str) -> str | None:
