@@ -3,7 +3,7 @@
 style distance: mean over block1..5_conv1 of ||G(x) - G(style)||^2 / ||G(style)||^2
 content distance: ||F(x) - F(content)||^2 / ||F(content)||^2 at block4_conv2
 Both on the caffe VGG-19, with every image at the output's size (style resized to the
-output's long side). A video adds the warp error (Lai et al.; painterly.metrics).
+output's long side). A video adds the warp error (Lai et al.; painterly.video.metrics).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import torch
 
 from PIL import Image
 
-from painterly.io import image_to_tensor, load_frame, load_image, resize_long_side
-from painterly.losses import gram_matrix
-from painterly.metrics import warp_error
-from painterly.seams import load_frames
-from painterly.vgg import load_vgg
+from painterly.media.io import image_to_tensor, load_frame, load_image, resize_long_side
+from painterly.engine.losses import gram_matrix
+from painterly.video.metrics import warp_error
+from painterly.media.segments import load_frames
+from painterly.engine.vgg import load_vgg
 
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 CONTENT_LAYER = "block4_conv2"
@@ -49,7 +49,7 @@ class Evaluator:
 
 def video_quality(evaluator: Evaluator, frames: list[Path], styled: list, style) -> dict[str, float]:
     """Mean style and content distance over a stylized clip's frames (``styled``: PNG paths
-    or painterly.seams.final_frames), and its mean warp error."""
+    or painterly.video.seams.final_frames), and its mean warp error."""
     styled = list(load_frames(styled))
     error = float(np.mean(warp_error((load_frame(f), s) for f, s in zip(frames, styled))))
     distances = [evaluator.distances(Image.fromarray(s), load_image(f), style) for f, s in zip(frames, styled)]

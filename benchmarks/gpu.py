@@ -59,13 +59,13 @@ from evaluate import Evaluator, relative_gaps, video_quality  # noqa: E402
 from image import compare as compare_image, conv_gflops_per_iteration  # noqa: E402
 from video import chunk_record, clip_frames, compare as compare_video, preset_settings, run_chains  # noqa: E402
 
-from painterly.device import configure  # noqa: E402
+from painterly.engine.device import configure  # noqa: E402
 from imageio_ffmpeg import get_ffmpeg_exe  # noqa: E402
-from painterly.io import image_to_tensor, load_image  # noqa: E402
-from painterly.seams import SEAM_FRAMES  # noqa: E402
-from painterly.segments import frame_digests  # noqa: E402
-from painterly.settings import Settings  # noqa: E402
-from painterly.stylize import Stylizer, network_for  # noqa: E402
+from painterly.media.io import image_to_tensor, load_image  # noqa: E402
+from painterly.video.seams import SEAM_FRAMES  # noqa: E402
+from painterly.media.segments import frame_digests  # noqa: E402
+from painterly.engine.settings import Settings  # noqa: E402
+from painterly.engine.stylize import Stylizer, network_for  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 HEADING = "## GPU: speed, memory and quality on one CUDA GPU (`benchmarks/gpu.py`)"

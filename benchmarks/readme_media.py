@@ -32,9 +32,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "workflow"), "PAINTERLY_WORKFLOW": str(REPO)}
 
-from painterly.extract import scan_video  # noqa: E402  (from this checkout: after the line above)
-from painterly.io import is_video  # noqa: E402
-from painterly.seams import final_frames, load_frames  # noqa: E402
+from painterly.media.extract import scan_video  # noqa: E402  (from this checkout: after the line above)
+from painterly.media.io import is_video  # noqa: E402
+from painterly.media.segments import load_frames  # noqa: E402
+from painterly.video.seams import final_frames  # noqa: E402
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from common import add_settings_overrides, parse_args, settings_overrides  # noqa: E402

@@ -40,7 +40,8 @@ from common import parse_args, print_table  # noqa: E402
 from tests.media import workflow_config  # noqa: E402
 
 from imageio_ffmpeg import get_ffmpeg_exe  # noqa: E402
-from painterly.seams import final_frames, load_frames  # noqa: E402
+from painterly.media.segments import load_frames  # noqa: E402
+from painterly.video.seams import final_frames  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 STYLE = REPO / "data" / "starry_night.jpg"

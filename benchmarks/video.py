@@ -29,15 +29,15 @@ from common import (add_settings_overrides, device_name, parse_args, print_table
                     synchronize)
 from evaluate import Evaluator, video_quality  # noqa: E402
 
-from painterly.chains import Chain, stylize_chains  # noqa: E402
-from painterly.chunk import stylize_frames  # noqa: E402
-from painterly.io import image_to_tensor, load_image, save_image  # noqa: E402
-from painterly.seams import final_frames  # noqa: E402
-from painterly.shots import plan_video  # noqa: E402
-from painterly.settings import CONTENT_LAYER, STYLE_LAYERS, Settings  # noqa: E402
-from painterly.stylize import Stylizer  # noqa: E402
-from painterly.extract import extract_frames, frame_paths  # noqa: E402
-from painterly.vgg import load_vgg  # noqa: E402
+from painterly.video.chains import Chain, stylize_chains  # noqa: E402
+from painterly.video.chunk import stylize_frames  # noqa: E402
+from painterly.media.io import image_to_tensor, load_image, save_image  # noqa: E402
+from painterly.video.seams import final_frames  # noqa: E402
+from painterly.video.shots import plan_video  # noqa: E402
+from painterly.engine.settings import CONTENT_LAYER, STYLE_LAYERS, Settings  # noqa: E402
+from painterly.engine.stylize import Stylizer  # noqa: E402
+from painterly.media.extract import extract_frames, frame_paths  # noqa: E402
+from painterly.engine.vgg import load_vgg  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 # --quick: every run on a few tiny frames, each with a few iterations.
@@ -83,7 +83,7 @@ def clip_frames(video, frames_dir: Path, size: int, count: int) -> list[Path]:
 
 def chunk_record(video, size: int, count: int, work: Path) -> Path:
     """The first ``count`` frames of ``video`` at long side ``size`` planned as one chunk
-    (painterly.shots.plan_video): the record a `stylize-frames` job reads beside the video."""
+    (painterly.video.shots.plan_video): the record a `stylize-frames` job reads beside the video."""
     plan_video(video, {"size": size, "end": count}, 0, count, 0, work / "plan.json", work / "meta.json",
                work / "chunks")
     return work / "chunks" / "0000.json"

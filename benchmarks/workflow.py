@@ -25,12 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import device_name, parse_args, print_table  # noqa: E402
 from tests.media import workflow_config  # noqa: E402
 
-from painterly.io import load_image, save_image  # noqa: E402
-from painterly.settings import Settings  # noqa: E402
-from painterly.stylize import Stylizer  # noqa: E402
-from painterly.encode import encode_video  # noqa: E402
+from painterly.media.io import load_image, save_image  # noqa: E402
+from painterly.engine.settings import Settings  # noqa: E402
+from painterly.engine.stylize import Stylizer  # noqa: E402
+from painterly.media.encode import encode_video  # noqa: E402
 from imageio_ffmpeg import get_ffmpeg_exe  # noqa: E402
-from painterly.extract import extract_frames  # noqa: E402
+from painterly.media.extract import extract_frames  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 STYLE = REPO / "data" / "starry_night.jpg"

@@ -11,9 +11,9 @@ os.environ["OMP_NUM_THREADS"] = "1"
 import pytest
 import torch
 
-from painterly.io import load_image
-from painterly.settings import Settings
-from painterly.stylize import Stylizer, network_for
+from painterly.media.io import load_image
+from painterly.engine.settings import Settings
+from painterly.engine.stylize import Stylizer, network_for
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"

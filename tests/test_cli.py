@@ -10,7 +10,7 @@ import yaml
 from PIL import Image
 
 from painterly.cli import main
-from painterly.settings import Settings
+from painterly.engine.settings import Settings
 
 from .conftest import CONTENT, REPO, STYLE
 from .media import write_clip
@@ -57,7 +57,7 @@ def test_video_help_shows_the_preset_a_video_run_takes():
 
 
 def test_painterly_offers_people_their_commands_and_the_rules_run_jobs_that_exist():
-    from painterly import jobs
+    from painterly.jobs import commands as jobs
     from painterly.cli import build_parser
 
     def commands(parser) -> set[str]:
@@ -205,12 +205,12 @@ def test_out_of_memory_outside_the_optimization_is_one_line(tmp_path, capsys, mo
     """An injected CUDA out-of-memory while the style targets are computed (a huge size)."""
     import torch
 
-    import painterly.stylize
+    import painterly.engine.stylize
 
     def exhausted(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 90.00 GiB")
 
-    monkeypatch.setattr(painterly.stylize, "compute_style_targets", exhausted)
+    monkeypatch.setattr(painterly.engine.stylize, "compute_style_targets", exhausted)
     assert run("image", CONTENT, STYLE, "-o", tmp_path / "out.png", *TINY) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == ("painterly: error: out of memory (CUDA out of memory. Tried to allocate 90.00 GiB); "

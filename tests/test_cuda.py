@@ -19,10 +19,10 @@ import sys
 import pytest
 import torch
 
-from painterly.io import fit_long_side, image_to_tensor, load_image
-from painterly.losses import gram_matrix
-from painterly.segments import frame_digests, segment_names
-from painterly.stylize import Stylizer
+from painterly.media.io import fit_long_side, image_to_tensor, load_image
+from painterly.engine.losses import gram_matrix
+from painterly.media.segments import frame_digests, segment_names
+from painterly.engine.stylize import Stylizer
 
 from .conftest import CONTENT, CUDA, REPO, STYLE
 

@@ -6,12 +6,12 @@ import sys
 import pytest
 import torch
 
-from painterly.device import resolve_device
+from painterly.engine.device import resolve_device
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from painterly.device import claim_gpu
+from painterly.engine.device import claim_gpu
 print(claim_gpu(int(sys.argv[1]), Path(sys.argv[2])), flush=True)
 while not Path(sys.argv[3]).exists():  # hold the claim until every job has claimed
     time.sleep(0.05)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from painterly.encode import FORMATS, encode_video
+from painterly.media.encode import FORMATS, encode_video
 from painterly.errors import PainterlyError
-from painterly.extract import extract_frames
+from painterly.media.extract import extract_frames
 
 from .media import VFR_TICKS, probe_output, read_first_frame, write_clip, write_vfr_clip
 

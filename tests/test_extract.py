@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from painterly.errors import PainterlyError
-from painterly.extract import _decode_from, chunk_source, decode_frames, extract_frames, probe, scan_video
-from painterly.io import is_video, picture_digest
+from painterly.media.extract import _decode_from, chunk_source, decode_frames, extract_frames, probe, scan_video
+from painterly.media.io import is_video, picture_digest
 
 from .media import VFR_TICKS, frame_pixels, get_ffmpeg_exe, write_clip, write_vfr_clip
 

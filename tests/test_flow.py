@@ -3,14 +3,15 @@
 import numpy as np
 import pytest
 
-from painterly.flow import flow, reliability, warp
-from painterly.io import load_frame
-from painterly.metrics import warp_error, warp_errors
-from painterly.seams import final_frames, load_frames
-from painterly.chunk import stylize_frames
-from painterly.settings import Settings
-from painterly.stylize import Stylizer
-from painterly.extract import extract_frames, frame_paths
+from painterly.video.flow import flow, reliability, warp
+from painterly.media.io import load_frame
+from painterly.video.metrics import warp_error, warp_errors
+from painterly.media.segments import load_frames
+from painterly.video.seams import final_frames
+from painterly.video.chunk import stylize_frames
+from painterly.engine.settings import Settings
+from painterly.engine.stylize import Stylizer
+from painterly.media.extract import extract_frames, frame_paths
 
 from .media import frame_pixels, write_clip
 

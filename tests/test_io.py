@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from painterly.errors import PainterlyError
-from painterly.io import atomic_path, load_image
+from painterly.media.io import atomic_path, load_image
 
 
 def pixel(image):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from painterly.lbfgs import BatchLBFGS
+from painterly.engine.lbfgs import BatchLBFGS
 
 
 def quadratics(count, size=40, seed=0):

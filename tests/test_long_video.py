@@ -16,15 +16,16 @@ import pytest
 import torch
 from PIL import Image
 
-from painterly.chunk import choose_sub_chains, split_into_sub_chains, stylize_frames
-from painterly.extract import extract_frames, frame_paths
-from painterly.io import load_frame, load_image
-from painterly.metrics import warp_error
-from painterly.seams import cross_fade, final_frames, load_frames
-from painterly.segments import read_segment, segment_names
-from painterly.settings import Settings
-from painterly.shots import Chunk, plan_chunks, plan_video, read_chunk_plan
-from painterly.stylize import Stylizer
+from painterly.video.chunk import choose_sub_chains, split_into_sub_chains, stylize_frames
+from painterly.media.extract import extract_frames, frame_paths
+from painterly.media.io import load_frame, load_image
+from painterly.video.metrics import warp_error
+from painterly.media.segments import load_frames
+from painterly.video.seams import cross_fade, final_frames
+from painterly.media.segments import read_segment, segment_names
+from painterly.engine.settings import Settings
+from painterly.video.shots import Chunk, plan_chunks, plan_video, read_chunk_plan
+from painterly.engine.stylize import Stylizer
 
 from .conftest import DATA, REPO
 from .media import write_clip

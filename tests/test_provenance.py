@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from painterly.errors import PainterlyError
-from painterly.provenance import gather_frame_records, write_frame_record
-from painterly.report import chunk_times, plot_losses, plot_warp_error
-from painterly.shots import plan_chunks, read_chunk_plan
-from painterly.settings import Settings
+from painterly.video.loss_records import gather_frame_records, write_frame_record
+from painterly.jobs.report import chunk_times, plot_losses, plot_warp_error
+from painterly.video.shots import plan_chunks, read_chunk_plan
+from painterly.engine.settings import Settings
 
 from .conftest import CONTENT, STYLE
 

@@ -6,12 +6,12 @@ import sys
 import pytest
 import torch
 
-from painterly.color import rgb_to_ycbcr
+from painterly.engine.color import rgb_to_ycbcr
 from painterly.errors import PainterlyError
-from painterly.io import image_to_tensor, resize_long_side
-from painterly.losses import Objective, total_variation
-from painterly.settings import Settings
-from painterly.stylize import Stylizer, network_for, style_layer_weights
+from painterly.media.io import image_to_tensor, resize_long_side
+from painterly.engine.losses import Objective, total_variation
+from painterly.engine.settings import Settings
+from painterly.engine.stylize import Stylizer, network_for, style_layer_weights
 
 
 def test_loss_decreases_at_every_level(make_stylizer, content_image, style_image):
@@ -154,7 +154,7 @@ def test_a_job_that_does_not_compile_loads_neither_the_compiler_nor_torchvision(
     torchvision.models would double its start-up (2 s and 2.5 s on top of torch's 2.5 s; a
     job of a few small frames spent most of its time there). They load only where used:
     --compile, torchvision weights, RAFT flows."""
-    code = ("import sys, painterly.chunk, painterly.cli, painterly.style_targets; "
+    code = ("import sys, painterly.video.chunk, painterly.cli, painterly.engine.style_targets; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torchvision' or m.startswith("
             "('torch._dynamo', 'torch._inductor'))))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from painterly.errors import PainterlyError
-from painterly.vgg import (
+from painterly.engine.vgg import (
     CAFFE_PREPROCESSING,
     LAYER_INDEX,
     VGGFeatures,

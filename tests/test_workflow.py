@@ -23,10 +23,10 @@ import torch
 from PIL import Image
 from snakemake import __version__ as snakemake_version
 
-from painterly.segments import segment_names
-from painterly.settings import VIDEO_ONLY, Settings
-from painterly.style_targets import StyleTargets
-from painterly.vgg import CAFFE_FILE
+from painterly.media.segments import segment_names
+from painterly.engine.settings import VIDEO_ONLY, Settings
+from painterly.engine.style_targets import StyleTargets
+from painterly.engine.vgg import CAFFE_FILE
 
 from .conftest import CONTENT, REPO, STYLE
 from .media import probe_output, workflow_config, write_clip
@@ -395,7 +395,7 @@ def test_sheet_columns_and_presets_reach_the_engine(tmp_path):
 def test_settings_are_written_once():
     """The CLI's flags are read off Settings, and no schema repeats a setting's type or limits."""
     from painterly.cli import build_parser
-    from painterly.settings import FIELDS
+    from painterly.engine.settings import FIELDS
 
     image = build_parser()._subparsers._group_actions[0].choices["image"]
     flags = {action.dest for action in image._actions if action.option_strings} - {"help", "output", "targets",

@@ -10,9 +10,9 @@ import json
 import sys
 import warnings
 
-from . import settings
+from .engine import settings
+from .engine.settings import Settings
 from .errors import ERROR_PREFIX, PainterlyError
-from .settings import Settings
 
 DEFAULTS = Settings()
 TARGET_FIELDS = [name for name, item in settings.FIELDS.items() if item.metadata["targets"]]
@@ -116,11 +116,11 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def _run_image(args) -> None:
     import time
 
-    from .device import describe_device
-    from .io import load_image, save_image
-    from .provenance import sidecar_path, write_sidecar
-    from .style_targets import StyleTargets
-    from .stylize import EARLY_STOP_WINDOW, Stylizer
+    from .engine.device import describe_device
+    from .engine.style_targets import StyleTargets
+    from .engine.stylize import EARLY_STOP_WINDOW, Stylizer
+    from .jobs.provenance import sidecar_path, write_sidecar
+    from .media.io import load_image, save_image
 
     started = time.monotonic()
     chosen = settings_from_args(args)
@@ -164,8 +164,8 @@ def check_image_output(output, content) -> None:
 
 
 def _run_targets(args) -> None:
-    from .io import load_image
-    from .stylize import Stylizer
+    from .engine.stylize import Stylizer
+    from .media.io import load_image
 
     chosen = settings_from_args(args)
     styles = [load_image(path, chosen.max_input_pixels) for path in args.styles]

@@ -24,13 +24,12 @@ from urllib.parse import unquote, urlparse
 
 import yaml
 
-from .encode import output_format
+from .engine.settings import Settings
 from .errors import ERROR_PREFIX, PainterlyError
-from .extract import probe
-from .io import atomic_path, is_video
-from .provenance import sidecar_path
-from .settings import Settings
-
+from .jobs.provenance import sidecar_path
+from .media.encode import output_format
+from .media.extract import probe
+from .media.io import atomic_path, is_video
 
 
 def workflow_dir() -> Path:

@@ -14,10 +14,10 @@ from PIL import Image
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from painterly import settings as engine_settings
+from painterly.engine import settings as engine_settings
 from painterly.errors import PainterlyError
-from painterly.io import check_pixels, is_video, load_image
-from painterly.style_key import key_digest, targets_key
+from painterly.media.io import check_pixels, is_video, load_image
+from painterly.engine.style_key import key_digest, targets_key
 
 
 def check_config_keys(values, schema, where="config"):
@@ -52,7 +52,7 @@ SEAM = config["seam_frames"]
 shell.prefix(
     f"export PYTHONPATH={shlex.quote(str(Path(workflow.basedir) / 'workflow'))}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
 )
-# The sheet's own columns; every other column names a setting (painterly.settings) that
+# The sheet's own columns; every other column names a setting (painterly.engine.settings) that
 # overrides the row's preset.
 SHEET_COLUMNS = ("name", "input", "styles", "preset", "start", "end", "fps")
 

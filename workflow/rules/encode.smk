@@ -1,4 +1,4 @@
-from painterly.encode import FORMATS
+from painterly.media.encode import FORMATS
 
 
 rule encode_video:

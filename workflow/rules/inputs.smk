@@ -3,7 +3,7 @@ import json
 import os
 from functools import lru_cache
 
-from painterly.shots import read_chunk_plan
+from painterly.video.shots import read_chunk_plan
 
 
 def style_targets_path(wildcards):
@@ -15,7 +15,7 @@ def settings_json(wildcards):
 
 
 def extraction_args(wildcards):
-    """The frames of the video a row uses (painterly.extract.scan_video's arguments)."""
+    """The frames of the video a row uses (painterly.media.extract.scan_video's arguments)."""
     cells = JOBS.loc[wildcards.name]
     args = ["--size", SETTINGS[wildcards.name].size]
     for column in ("start", "end", "fps"):
@@ -27,7 +27,7 @@ def extraction_args(wildcards):
 
 
 def chunk_plan(name):
-    """The video's chunks (painterly.shots): borders at cuts, long shots split evenly."""
+    """The video's chunks (painterly.video.shots): borders at cuts, long shots split evenly."""
     path = checkpoints.plan_chunks.get(name=name).output.plan
     return plan_file_chunks(path, os.stat(path).st_mtime_ns)
 

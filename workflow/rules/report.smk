@@ -1,5 +1,5 @@
 # Provenance sidecars of videos, and the tables and plots `snakemake --report` shows per row
-# (engine: painterly.provenance, painterly.report; captions: workflow/report/).
+# (engine: painterly.jobs.provenance, painterly.jobs.report; captions: workflow/report/).
 
 
 rule provenance:

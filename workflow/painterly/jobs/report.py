@@ -1,8 +1,8 @@
 """The report's tables and plots of a video row (``snakemake --report``; rules/report.smk).
 
 Each reads what the workflow already wrote -- Snakemake's ``benchmark:`` files, the
-chunks' loss records (painterly.provenance), the warp error table, the cuts -- and marks
-chunk borders where the video's chunk plan (painterly.shots.plan_video) put them.
+chunks' loss records (painterly.jobs.provenance), the warp error table, the cuts -- and marks
+chunk borders where the video's chunk plan (painterly.video.shots.plan_video) put them.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from .errors import PainterlyError
-from .io import atomic_path
-from .provenance import read_chunk_record
-from .shots import Chunk
+from ..errors import PainterlyError
+from ..media.io import atomic_path
+from ..video.loss_records import read_chunk_record
+from ..video.shots import Chunk
 
 # Figures are drawn through matplotlib.figure.Figure, not pyplot: Agg and SVG canvases
 # only, no display and no global figure list, whatever the job's environment.

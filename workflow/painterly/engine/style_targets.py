@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
+from ..errors import PainterlyError
+from ..media.io import atomic_path, image_to_tensor, resize_long_side
 from . import color
-from .errors import PainterlyError
-from .io import atomic_path, image_to_tensor, resize_long_side
 from .losses import gram_matrix
 from .settings import Settings
 from .style_key import blend_weights, targets_key

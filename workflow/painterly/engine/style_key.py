@@ -1,5 +1,5 @@
 """What a style targets file depends on, as a key and its digest: torch-free, because the
-workflow names every targets file by it while Snakemake parses (painterly.style_targets
+workflow names every targets file by it while Snakemake parses (painterly.engine.style_targets
 computes the file)."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from .errors import PainterlyError
-from .io import sha256_file
+from ..errors import PainterlyError
+from ..media.io import sha256_file
 from .settings import Settings
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from .errors import PainterlyError
+from ..errors import PainterlyError
 from .io import atomic_path
 
 
@@ -61,7 +61,7 @@ def _suffixes() -> str:
 
 
 def encode_video(frames, meta_path, output, audio_source=None) -> None:
-    """Encode the stylized ``frames`` (in order: PNG paths, or painterly.seams.final_frames)
+    """Encode the stylized ``frames`` (in order: PNG paths, or painterly.video.seams.final_frames)
     at the extraction's timestamps, in the format ``output``'s suffix names, with the
     source's audio over the extracted span."""
     import av
@@ -123,7 +123,7 @@ def _pictures(frames: list, size: tuple[int, int], time_base: Fraction, pts: lis
     """The frames as PyAV pictures at their timestamps, each checked for the extracted size."""
     import av
 
-    from .seams import load_frames
+    from .segments import load_frames
 
     for ref, frame, start in zip(frames, load_frames(frames), pts):
         if frame.shape[1::-1] != size:

@@ -2,13 +2,13 @@
 
 One process and one network load serve a whole chunk of frames: a fresh Python process
 that imports torch and loads VGG-19 costs seconds, more than a warm GPU needs per frame.
-In temporal mode the chunk is one chain (painterly.chains) that starts afresh at its
-first frame: the chunk's lead-in frames, if it has any (painterly.shots), then its own.
+In temporal mode the chunk is one chain (painterly.video.chains) that starts afresh at its
+first frame: the chunk's lead-in frames, if it has any (painterly.video.shots), then its own.
 
 One frame of a chain leaves a large GPU mostly idle, so there a chunk is split as a long
 shot is split into chunks: into sub-chains advanced in one batch (frame t of each is one
 batch), each after the first leading in over the last frames of the one before, the two
-cross-faded over those frames as chunks are (painterly.seams). The chunk's own lead-in
+cross-faded over those frames as chunks are (painterly.video.seams). The chunk's own lead-in
 stays with the first sub-chain. On the CPU a chunk stays one chain.
 
 A killed job loses no finished frame. Frames are written, as they finish, into a hidden
@@ -16,7 +16,7 @@ directory beside the output that records what they were made from; the rerun kee
 when that record matches the job exactly, resumes every sub-chain from the last frame all
 of them had finished (each from its own result's file, so every batch holds the same
 sub-chains as in a run that was not killed), and only the finished directory, its frames
-packed into lossless segment files (painterly.segments), takes the output's name.
+packed into lossless segment files (painterly.media.segments), takes the output's name.
 """
 
 from __future__ import annotations
@@ -31,17 +31,25 @@ from pathlib import Path
 
 import torch
 
+from ..engine.device import describe_device
+from ..engine.settings import Settings
+from ..engine.style_targets import StyleTargets
+from ..engine.stylize import Stylizer
+from ..media.io import (
+    DecodedFrame,
+    fit_long_side,
+    frame_image,
+    image_to_tensor,
+    load_frame,
+    load_image,
+    picture_digest,
+    sha256_file,
+)
+from ..media.segments import segment_path, write_segment
 from .chains import Chain, stylize_chains
-from .device import describe_device
-from .io import (DecodedFrame, fit_long_side, frame_image, image_to_tensor, load_frame, load_image, picture_digest,
-                 sha256_file)
-from .provenance import frame_record_path, gather_frame_records
+from .loss_records import frame_record_path, gather_frame_records
 from .seams import LEAD_IN, OWN_FRAMES, SEAM_FRAMES, fade_files
-from .segments import segment_path, write_segment
-from .settings import Settings
 from .shots import Chunk, split_evenly
-from .style_targets import StyleTargets
-from .stylize import Stylizer
 
 RECORD = "made-from.json"
 # Where a sub-chain's lead-in (LATER) and the previous sub-chain's results of the same
@@ -99,11 +107,11 @@ def split_into_sub_chains(frame_count: int, lead_in: int, sub_chains: int, seam_
 
 def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=True, lead_in: int = 0, seam_frames: int = SEAM_FRAMES, compiled: bool = False) -> None:
     """Stylize consecutive ``frames`` (in order: image files, or DecodedFrames from the
-    source, painterly.extract.decode_frames) into ``out_dir``: the chunk's own
+    source, painterly.media.extract.decode_frames) into ``out_dir``: the chunk's own
     frames as the segment ``frames.mkv``, the first ``lead_in`` of them (a chain's run-up,
-    see painterly.seams) as ``lead-in.mkv`` (painterly.segments, frames named as their
+    see painterly.video.seams) as ``lead-in.mkv`` (painterly.media.segments, frames named as their
     inputs); each frame's loss curves and device into ``out_dir/losses.json``
-    (painterly.provenance). Until the chunk is done its frames are PNGs in a hidden
+    (painterly.jobs.provenance). Until the chunk is done its frames are PNGs in a hidden
     directory beside ``out_dir``.
 
     In temporal mode the flows between the frames are computed here, on the job's CPU
@@ -149,7 +157,7 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
 
 def frame_digest(frame) -> str:
     """What a content frame is, for the partial directory's record: its pixels' digest
-    (painterly.io.picture_digest) or its file's."""
+    (painterly.media.io.picture_digest) or its file's."""
     if isinstance(frame, DecodedFrame):
         return picture_digest(frame.picture)
     return sha256_file(frame)

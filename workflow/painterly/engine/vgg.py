@@ -34,7 +34,7 @@ import torch
 import torch.utils.checkpoint
 from torch import nn
 
-from .errors import PainterlyError
+from ..errors import PainterlyError
 
 # torchvision's VGG-19 ("E") layout: conv widths, "M" for pooling. Written out rather than
 # imported: importing torchvision.models costs every job 2.5 s (it loads torch._dynamo).

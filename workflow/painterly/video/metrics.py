@@ -6,9 +6,8 @@ import collections
 
 import numpy as np
 
+from ..media.io import atomic_path
 from .flow import reliable_flow, warp
-from .io import atomic_path
-
 
 # The frame distances the workflow's warp_error.tsv measures: neighbours (flicker), and
 # frames 10 apart (texture that swims over about half a second).
@@ -52,10 +51,10 @@ def _masked_error(frame: np.ndarray, later: np.ndarray, forward: np.ndarray, mas
 def write_warp_error_table(source, extraction: dict, stylized, output, method: str = "dis") -> None:
     """The warp error of a video as TSV, at each of DISTANCES: per pair (t, t+k) and their
     mean (``nan`` without pairs), the stylized frames' and the source's. Its input frames
-    are read from ``source`` (painterly.extract.scan_video with ``extraction``), its
-    ``stylized`` frames (painterly.seams.final_frames) in the same order."""
-    from .extract import scan_video
-    from .seams import load_frames
+    are read from ``source`` (painterly.media.extract.scan_video with ``extraction``), its
+    ``stylized`` frames (painterly.video.seams.final_frames) in the same order."""
+    from ..media.extract import scan_video
+    from ..media.segments import load_frames
 
     with scan_video(source, **extraction) as scan:
         pairs = zip((picture for _, picture in scan), load_frames(stylized), strict=True)

@@ -5,22 +5,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from .cli import HelpFormatter, main, settings_from_args
-from .settings import Settings
+from ..cli import HelpFormatter, settings_from_args
+from ..engine.settings import Settings
 
 
 def _extraction(args) -> dict:
-    """The frames of the source a row uses (painterly.extract.scan_video's arguments)."""
+    """The frames of the source a row uses (painterly.media.extract.scan_video's arguments)."""
     return {"size": args.size, "fps": args.fps, "start": args.start, "end": args.end}
 
 
 def _decoded_frames(source, chunk_source) -> list:
     """The frames a chunk_sources/<chunk>.json record names, decoded from ``source``."""
-    from .extract import FRAME_PATTERN, decode_frames
-    from .io import DecodedFrame
+    from ..media.extract import FRAME_PATTERN, decode_frames
+    from ..media.io import DecodedFrame
 
     record = json.loads(Path(chunk_source).read_text())
     return [DecodedFrame(FRAME_PATTERN.format(record["start"] + offset), picture)
@@ -30,7 +29,7 @@ def _decoded_frames(source, chunk_source) -> list:
 def _run_stylize_frames(args) -> None:
     import torch
 
-    from .chunk import stylize_frames
+    from ..video.chunk import stylize_frames
 
     torch.set_num_threads(args.threads)
     stylize_frames(_decoded_frames(args.source, args.chunk_source), args.targets, args.output,
@@ -38,28 +37,28 @@ def _run_stylize_frames(args) -> None:
 
 
 def _run_warp_error(args) -> None:
-    from .metrics import write_warp_error_table
-    from .seams import final_frames
+    from ..video.metrics import write_warp_error_table
+    from ..video.seams import final_frames
 
     write_warp_error_table(args.source, _extraction(args), final_frames(args.stylized, args.seams), args.output)
 
 
 def _run_plan_chunks(args) -> None:
-    from .shots import plan_video
+    from ..video.shots import plan_video
 
     plan_video(args.source, _extraction(args), args.threshold, args.chunk_frames, args.seam_frames, args.plan,
                args.meta, args.chunk_sources)
 
 
 def _run_seam(args) -> None:
-    from .seams import cross_fade
+    from ..video.seams import cross_fade
 
     cross_fade(args.earlier, args.later, args.output)
 
 
 def _run_encode(args) -> None:
-    from .encode import encode_video
-    from .seams import final_frames
+    from ..media.encode import encode_video
+    from ..video.seams import final_frames
 
     encode_video(final_frames(args.chunks, args.seams), args.meta, args.output, args.audio)
 
@@ -80,7 +79,7 @@ def _run_provenance(args) -> None:
 
 
 def _plan(args):
-    from .shots import read_chunk_plan
+    from ..video.shots import read_chunk_plan
 
     return read_chunk_plan(args.plan)
 
@@ -115,7 +114,7 @@ def _add_plan_arguments(parser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .seams import SEAM_FRAMES
+    from ..video.seams import SEAM_FRAMES
 
     parser = argparse.ArgumentParser(prog="python -m painterly.jobs", description="The workflow's jobs, one per rule.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -212,7 +211,3 @@ def build_parser() -> argparse.ArgumentParser:
     warp.add_argument("-o", "--output", required=True, help="plot to write (.svg, .png)")
     warp.set_defaults(run=_run_plot_warp_error)
     return parser
-
-
-if __name__ == "__main__":
-    sys.exit(main(parser=build_parser()))

@@ -4,8 +4,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from .io import atomic_path, frame_image, load_image
-from .seams import final_frames, load_frames
+from ..media.io import atomic_path, frame_image, load_image
+from ..media.segments import load_frames
+from ..video.seams import final_frames
 
 
 def side_by_side(content, stylized_path, output) -> None:

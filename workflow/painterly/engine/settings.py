@@ -14,9 +14,9 @@ import math
 import typing
 from dataclasses import dataclass, field
 
-from .errors import PainterlyError
+from ..errors import PainterlyError
 
-# The seed report's layers, in its Keras naming (post-ReLU; see painterly.vgg).
+# The seed report's layers, in its Keras naming (post-ReLU; see painterly.engine.vgg).
 CONTENT_LAYER = "block5_conv2"
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 FLOW_METHODS = ("dis", "farneback")

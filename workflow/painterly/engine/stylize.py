@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..errors import PainterlyError
+from ..media.io import fit_long_side, image_to_tensor, load_image, resize_long_side
 from . import color
 from .device import configure, resolve_device
-from .errors import PainterlyError
-from .io import fit_long_side, image_to_tensor, load_image, resize_long_side
 from .lbfgs import BatchLBFGS
 from .losses import Objective
 from .settings import Settings

@@ -13,8 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import PainterlyError
-from .settings import FLOW_METHODS
+from ..engine.settings import FLOW_METHODS
+from ..errors import PainterlyError
+
 
 def _gray(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)

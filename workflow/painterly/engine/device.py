@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import PainterlyError
+from ..errors import PainterlyError
 
 
 def resolve_device(name: str = "auto") -> torch.device:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import PainterlyError
+from ..errors import PainterlyError
 
 # Modes holding more than 8 bits per sample; PIL's convert("RGB") would clip them.
 _WIDE_MODES = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0, "I": 65535.0}
@@ -183,7 +183,7 @@ def save_image(tensor, path: str | Path) -> None:
 
 @dataclass(frozen=True)
 class DecodedFrame:
-    """A video frame decoded into memory (painterly.extract.decode_frames), named as its
+    """A video frame decoded into memory (painterly.media.extract.decode_frames), named as its
     extracted file would be (``000123.png``)."""
 
     name: str

@@ -20,13 +20,13 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .device import describe_device
+from ..engine.device import describe_device
+from ..engine.settings import Settings
+from ..engine.style_targets import StyleTargets
+from ..engine.stylize import Stylizer
+from ..media.io import DecodedFrame, frame_image, image_to_tensor, resize_long_side, save_image
 from .flow import reliable_flow
-from .io import DecodedFrame, frame_image, image_to_tensor, resize_long_side, save_image
-from .provenance import write_frame_record
-from .settings import Settings
-from .style_targets import StyleTargets
-from .stylize import Stylizer
+from .loss_records import write_frame_record
 
 
 @dataclass
@@ -40,7 +40,7 @@ class Chain:
     before: Path | DecodedFrame | None = None
     """... and that frame's content (to compute the flow into ``frames[0]``)."""
     records: bool = False
-    """Write each frame's record (provenance.write_frame_record) beside its output, before
+    """Write each frame's record (loss_records.write_frame_record) beside its output, before
     the image, so every finished frame has one."""
 
 

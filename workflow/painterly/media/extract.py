@@ -29,7 +29,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from .errors import PainterlyError
+from ..errors import PainterlyError
 from .io import atomic_dir, atomic_path, picture_digest, sha256_file
 
 FRAME_PATTERN = "{:06d}.png"
@@ -291,7 +291,7 @@ def write_meta(meta: dict, meta_path) -> None:
 def extract_frames(source, frames_dir, meta_path, size: int, fps: float | None = None, start: int = 0, end: int | None = None) -> dict:
     """Decode ``source`` into lossless PNGs ``frames_dir/000000.png`` ... (FrameScan's
     frames) and its metadata into ``meta_path``. The directory appears whole or not at all.
-    The workflow reads frames straight from the source (painterly.shots, decode_frames);
+    The workflow reads frames straight from the source (painterly.video.shots, decode_frames);
     extracted files serve tools and tests that want the frames as files."""
     with scan_video(source, size, fps, start, end) as scan, atomic_dir(frames_dir) as tmp:
         for position, picture in scan:

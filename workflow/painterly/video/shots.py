@@ -5,7 +5,7 @@ it by optical flow, few pixels match. There the temporal chain must restart (the
 previous result is wrong everywhere), so cuts are also the best chunk borders: a border
 at a cut is invisible. Shots longer than ``chunk_frames`` are split evenly, and each such
 border inside a shot gets a lead-in: the later chunk starts ``seam_frames`` frames early, and
-the ``seam`` step cross-fades the two chains over those frames (painterly.seams).
+the ``seam`` step cross-fades the two chains over those frames (painterly.video.seams).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 
 # Frames are compared at this long side: cuts are global changes, and DIS is ~1 ms here.
 CUT_PROBE_SIZE = 96
@@ -77,15 +76,15 @@ def split_evenly(start: int, end: int, parts: int, seam_frames: int) -> list[Chu
 
 def plan_video(source, extraction: dict, threshold: float, chunk_frames: int, seam_frames: int, plan_path,
                meta_path, chunk_sources_dir) -> dict:
-    """Read the frames a row uses of ``source`` once (painterly.extract.FrameScan, with
+    """Read the frames a row uses of ``source`` once (painterly.media.extract.FrameScan, with
     ``extraction``: size, and fps, start, end if set) and write what every later rule reads:
     the video's metadata (``meta_path``, JSON), one record per chunk of where its frames
     are in the source and their digest (``chunk_sources_dir/<chunk>.json``,
     extract.chunk_source), and the chunk plan (``plan_path``, JSON): its cuts -- frames
     whose explained fraction is below ``threshold`` (0 finds none), every pair's fraction
     beside them -- and the chunks plan_chunks puts around them."""
-    from .extract import chunk_source, scan_video, write_meta
-    from .io import atomic_dir, atomic_path, picture_digest
+    from ..media.extract import chunk_source, scan_video, write_meta
+    from ..media.io import atomic_dir, atomic_path, picture_digest
 
     explained, digests, previous = [], [], None
     with scan_video(source, **extraction) as scan:

@@ -2,7 +2,7 @@
 
 Chunks are independent chains, so at a border inside a shot the texture of chunk k-1 and
 of chunk k differ: a visible jump, once per chunk. Chunk k therefore starts a few frames
-early (its lead-in, kept as ``<chunk>/lead-in.mkv``, painterly.segments); the seam step cross-fades, frame by
+early (its lead-in, kept as ``<chunk>/lead-in.mkv``, painterly.media.segments); the seam step cross-fades, frame by
 frame over those frames, from chunk k-1's own result to chunk k's lead-in. Both chains
 are aligned to the same content frame, so the fade needs no warping, and each step of the
 fade moves 1/(n+1) of the way: the jump is spread over n+1 frame pairs, its squared
@@ -18,16 +18,14 @@ histogram-preserving texture blending).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .errors import PainterlyError
-from .io import atomic_path, load_frame
-from .segments import read_segment, segment_names, segment_path, write_segment
+from ..errors import PainterlyError
+from ..media.io import atomic_path, load_frame
+from ..media.segments import FrameRef, load_frames, read_segment, segment_names, segment_path, write_segment
 
 LEAD_IN = "lead-in"
 # A finished chunk's own frames: segment_path(chunk_dir, OWN_FRAMES).
@@ -99,16 +97,6 @@ def fade_files(earlier: list[Path], later: list[Path], outputs: list[Path]) -> N
             Image.fromarray(frame).save(tmp, format="PNG")
 
 
-@dataclass(frozen=True)
-class FrameRef:
-    """Where a frame of the final video is: a PNG file (``position`` None) or the frame at
-    ``position`` in a segment file."""
-
-    name: str
-    path: Path
-    position: int | None = None
-
-
 def final_frames(chunk_dirs, seam_files=()) -> list[FrameRef]:
     """The video's stylized frames in order: each chunk's own frames, with a seam's
     cross-faded frame in place of the chunk frame of the same name. Reads only the
@@ -117,21 +105,3 @@ def final_frames(chunk_dirs, seam_files=()) -> list[FrameRef]:
     for path in [segment_path(directory, OWN_FRAMES) for directory in chunk_dirs] + [Path(p) for p in seam_files]:
         frames.update({name: FrameRef(name, path, position) for position, name in enumerate(segment_names(path))})
     return [frames[name] for name in sorted(frames)]
-
-
-def load_frames(refs) -> Iterator[np.ndarray]:
-    """The frames ``refs`` (FrameRefs, or PNG paths) point to, in order, as RGB uint8 arrays.
-    A segment's frames are decoded as far as needed, in one pass (``final_frames`` visits
-    each segment once, positions rising), and only the current frame is held."""
-    decoding, frames, position, frame = None, iter(()), -1, None
-    for ref in refs:
-        if not isinstance(ref, FrameRef) or ref.position is None:
-            yield load_frame(ref.path if isinstance(ref, FrameRef) else ref)
-            continue
-        if ref.path != decoding or ref.position < position:
-            decoding, frames, position = ref.path, read_segment(ref.path), -1
-        while position < ref.position:
-            frame, position = next(frames, None), position + 1
-            if frame is None:
-                raise PainterlyError(f"{ref.path}: ends before its frame {ref.name}; rerun the job that wrote it")
-        yield frame

@@ -14,12 +14,13 @@ given count) and bit-exact muxing (no random segment id, no date).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import PainterlyError
-from .io import atomic_path, picture_digest
+from ..errors import PainterlyError
+from .io import atomic_path, load_frame, picture_digest
 
 SUFFIX = ".mkv"
 NAMES_TAG = "PAINTERLY_FRAMES"
@@ -76,3 +77,31 @@ def frame_digests(path) -> list[str]:
 def segment_path(directory, part: str) -> Path:
     """The segment holding ``part`` (``frames``, ``lead-in``) of a chunk directory."""
     return Path(directory) / f"{part}{SUFFIX}"
+
+
+@dataclass(frozen=True)
+class FrameRef:
+    """Where a frame of the final video is: a PNG file (``position`` None) or the frame at
+    ``position`` in a segment file."""
+
+    name: str
+    path: Path
+    position: int | None = None
+
+
+def load_frames(refs) -> Iterator[np.ndarray]:
+    """The frames ``refs`` (FrameRefs, or PNG paths) point to, in order, as RGB uint8 arrays.
+    A segment's frames are decoded as far as needed, in one pass (``final_frames`` visits
+    each segment once, positions rising), and only the current frame is held."""
+    decoding, frames, position, frame = None, iter(()), -1, None
+    for ref in refs:
+        if not isinstance(ref, FrameRef) or ref.position is None:
+            yield load_frame(ref.path if isinstance(ref, FrameRef) else ref)
+            continue
+        if ref.path != decoding or ref.position < position:
+            decoding, frames, position = ref.path, read_segment(ref.path), -1
+        while position < ref.position:
+            frame, position = next(frames, None), position + 1
+            if frame is None:
+                raise PainterlyError(f"{ref.path}: ends before its frame {ref.name}; rerun the job that wrote it")
+        yield frame
