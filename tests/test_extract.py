@@ -101,6 +101,19 @@ def test_rotation_metadata_is_applied(tmp_path, clip):
     assert np.abs(ours - np.asarray(Image.open(tmp_path / "upright.png"), dtype=float)).mean() < 3
 
 
+def test_non_square_pixels_come_out_as_players_show_them(tmp_path, clip):
+    """An anamorphic clip (64x48 stored, each pixel twice as wide as high: shown 128x48)
+    is painted at the shape people see, as ffmpeg scales it to its display aspect."""
+    wide = tmp_path / "wide.mp4"
+    ffmpeg("-i", clip, "-vf", "setsar=2", "-c:v", "libx264", "-an", wide)
+    assert (probe(wide)["width"], probe(wide)["height"]) == (128, 48)
+    meta = extract_frames(wide, tmp_path / "f", tmp_path / "f.json", size=64)
+    assert (meta["width"], meta["height"]) == (64, 24)
+    ffmpeg("-i", wide, "-frames:v", "1", "-vf", "scale=64:24,setsar=1", tmp_path / "shown.png")
+    ours = np.asarray(Image.open(tmp_path / "f" / "000000.png"), dtype=float)
+    assert np.abs(ours - np.asarray(Image.open(tmp_path / "shown.png"), dtype=float)).mean() < 6
+
+
 @pytest.mark.parametrize("name, args", [
     ("clip.ts", ["-c:v", "mpeg2video", "-c:a", "mp2", "-f", "mpegts"]),
     ("clip.mts", ["-c:v", "libx264", "-c:a", "aac", "-f", "mpegts", "-mpegts_m2ts_mode", "1"]),

@@ -154,9 +154,18 @@ def probe(path: str | Path) -> dict:
         first = next(video.frames(), None)
         if first is None:
             raise PainterlyError(f"{path}: its video stream has no picture that decodes; {FIX_DAMAGED}")
-        height, width = _upright(first).shape[:2]
+        width, height = display_size(first, video.stream)
         rate = video.stream.average_rate or video.stream.guessed_rate
         return {"width": width, "height": height, "fps": float(rate) if rate else None, "has_audio": video.has_audio}
+
+
+def display_size(frame: av.VideoFrame, stream) -> tuple[int, int]:
+    """(width, height) of a picture as players show it: its pixels' aspect ratio applied
+    (anamorphic DVD, HDV and broadcast video store wide pictures in narrow pixels) and
+    turned upright as ``_upright`` turns it."""
+    aspect = stream.sample_aspect_ratio or 1  # None or 0: square pixels
+    size = (max(1, round(frame.width * aspect)), frame.height)
+    return size[::-1] if round(frame.rotation / 90) % 2 else size
 
 
 def even_fit(size: tuple[int, int], long_side: int) -> tuple[int, int]:
@@ -232,9 +241,7 @@ class FrameScan:
             if self.decoded <= self.start or not subsampler.keep(pts * time_base):
                 continue
             if self.frame_size is None:  # the first frame sets the video's size
-                turns = round(frame.rotation / 90)  # as _upright turns it
-                self.frame_size = even_fit((frame.height, frame.width) if turns % 2 else (frame.width, frame.height),
-                                           self.size)
+                self.frame_size = even_fit(display_size(frame, video.stream), self.size)
             picture = resize_frame(frame, self.frame_size)
             self.kept.append(pts)
             self.decoded_index.append(self.decoded - 1)
