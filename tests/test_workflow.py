@@ -279,6 +279,8 @@ BAD_SHEETS = {
                         "row 'x' starts at frame 5, not before its end 3"),
     "blend for two styles, one style": ("name\tinput\tstyles\tstyle_blend\nx\tphoto.png\tstyle.jpg\t1,3\n",
                                         "row 'x': style_blend needs 1 non-negative weights (one per style), got [1.0, 3.0]"),
+    "temporal frames without the previous one": ("name\tinput\tstyles\ttemporal_frames\nx\tphoto.png\tstyle.jpg\t5,10\n",
+                                                 "row 'x': temporal_frames [5, 10]: include 1, the previous frame"),
     "photo over the pixel cap": ("name\tinput\tstyles\tmax_input_pixels\nx\tphoto.png\tstyle.jpg\t1000\n",
                                  "row 'x': photo.png: 48x33 is 0 megapixels, over the cap of 0"),
 }

@@ -30,7 +30,8 @@ def setting(default, help: str, *, minimum=None, above=None, choices=None, targe
 
 
 # Read only by a video run (frame chains, optical flow, sub-chains): an image's record leaves them out.
-VIDEO_ONLY = frozenset({"temporal", "temporal_weight", "frame_iterations", "sub_chains", "flow_method"})
+VIDEO_ONLY = frozenset({"temporal", "temporal_weight", "temporal_frames", "frame_iterations", "sub_chains",
+                        "flow_method"})
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,10 @@ class Settings:
     temporal: bool = setting(True, "video: start each frame from the previous result warped by optical flow and "
                              "keep it close to that where the flow is reliable (Ruder et al.); false: frames independent")
     temporal_weight: float = setting(50.0, "gamma, the weight of the temporal term", minimum=0)
+    temporal_frames: tuple[int, ...] = setting(
+        (1, 5, 10), "video, temporal mode: the earlier results each frame is held to, as frames back, each warped "
+        "by its own flow where reliable (after Ruder et al.'s long-term loss): 1 is the previous frame; the farther "
+        "ones keep texture from swimming over seconds", minimum=1)
     frame_iterations: int = setting(40, "video, temporal mode: iterations of each frame after a chain's first "
                                     "(which gets `iterations`), at full size from the warped previous result", minimum=1)
     sub_chains: int = setting(0, "video: chains one stylize job advances in one batch (its chunk split like chunks "
@@ -80,6 +85,9 @@ class Settings:
             # Frozen, but the values are the caller's: lists become tuples, 3 becomes 3.0.
             object.__setattr__(self, item.name, _coerce(item, getattr(self, item.name)))
             _check(item, getattr(self, item.name))
+        if 1 not in self.temporal_frames:
+            raise PainterlyError(f"temporal_frames {list(self.temporal_frames)}: include 1, the previous frame, "
+                                 "which each frame starts from")
         if self.flow_method not in FLOW_METHODS and not self.flow_method.endswith((".pth", ".pt")):
             raise PainterlyError(f"flow_method {self.flow_method!r}: use dis, farneback, or a RAFT weights .pth file")
 

@@ -1,7 +1,10 @@
 """Temporal chains of video frames, several advanced in lockstep on one device.
 
 A chain is a run of consecutive frames in which each frame starts from the previous
-result warped by optical flow (Ruder et al.). Chains are independent of each other
+result warped by optical flow (Ruder et al.) and is held to the earlier results the
+``temporal_frames`` setting names, each warped into it by its own flow: the previous one
+keeps neighbours alike, the farther ones keep a texture from swimming over seconds.
+Chains are independent of each other
 (chunks of one video, or several videos of one size), so frame t of every chain goes
 into one batch: the device stays busy even at sizes where a single frame would leave it
 idle. Frames and flows are read (or flows computed) on background threads ahead of the
@@ -10,9 +13,10 @@ device, and results are written on them too.
 
 from __future__ import annotations
 
+import collections
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +39,10 @@ class Chain:
     """The content frames, in order: image files or frames decoded into memory."""
     outputs: list[Path]
     """Where each result is written."""
-    previous: torch.Tensor | None = None
-    """A chain resumed mid-way: the result (1, 3, H, W) of the frame before ``frames[0]``."""
-    before: Path | DecodedFrame | None = None
-    """... and that frame's content (to compute the flow into ``frames[0]``)."""
+    history: list[tuple[Path | DecodedFrame, torch.Tensor]] = field(default_factory=list)
+    """A chain resumed mid-way: the frames before ``frames[0]`` with their results (1, 3, H, W),
+    oldest first, as far back as ``temporal_frames`` reaches (the flows into the frames
+    that follow are computed from these contents)."""
     records: bool = False
     """Write each frame's record (loss_records.write_frame_record) beside its output, before
     the image, so every finished frame has one."""
@@ -52,7 +56,9 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
     device = describe_device(stylizer.device)
     workers = workers or min(16, os.cpu_count() or 1)
     length = max(len(chain.frames) for chain in chains)
-    previous = {index: chain.previous for index, chain in enumerate(chains) if chain.previous is not None}
+    # Each chain's latest results, newest last: the ones its next frames are held to.
+    earlier = {index: collections.deque((result for _, result in chain.history), maxlen=max(settings.temporal_frames))
+               for index, chain in enumerate(chains)}
     with ThreadPoolExecutor(workers) as pool:
         ahead: dict[int, dict[int, Future]] = {}
         writes = []
@@ -62,7 +68,7 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
                     ahead[later] = {index: pool.submit(_read, chain, later, settings)
                                     for index, chain in enumerate(chains) if later < len(chain.frames)}
             inputs = {index: future.result() for index, future in ahead.pop(t).items()}
-            continuing = [index for index in inputs if settings.temporal and index in previous]
+            continuing = [index for index in inputs if settings.temporal and earlier[index]]
             fresh = [index for index in inputs if index not in continuing]
             for group in (fresh, continuing):
                 if not group:
@@ -70,16 +76,15 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
                 content = torch.stack([inputs[index][0] for index in group])
                 prior = None
                 if group is continuing:
-                    flows = torch.stack([inputs[index][1][0] for index in group]).to(stylizer.device)
-                    reliable = torch.stack([inputs[index][1][1] for index in group]).to(stylizer.device)
-                    warped = warp_tensor(torch.cat([previous[index] for index in group]).to(stylizer.device), flows)
-                    prior = (warped, reliable)
+                    held = [held_target(earlier[index], inputs[index][1], stylizer.device) for index in group]
+                    prior = (torch.cat([target for target, _ in held]), torch.cat([mask for _, mask in held]))
                 for index, result in zip(group, stylizer.stylize_batch(content, targets, previous=prior)):
                     # Exactly what the PNG holds: a chain resumed from its files continues identically.
-                    previous[index] = result.image.float().clamp(0, 1).mul(255).round().div(255)
+                    image = result.image.float().clamp(0, 1).mul(255).round().div(255)
+                    earlier[index].append(image)
                     if chains[index].records:
                         write_frame_record(chains[index].outputs[t], device, result.losses)
-                    writes.append(pool.submit(save_image, previous[index].cpu(), chains[index].outputs[t]))
+                    writes.append(pool.submit(save_image, image.cpu(), chains[index].outputs[t]))
             for write in [write for write in writes if write.done()]:
                 write.result()  # a failed write (a full disk) stops the job now, not at its end
         for write in writes:
@@ -87,15 +92,35 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
 
 
 def _read(chain: Chain, t: int, settings: Settings):
-    """Frame t of a chain as a tensor (3, H, W) at the output size, and (temporal, t > 0) the
-    backward flow into it (H, W, 2) with its reliability mask (1, H, W)."""
+    """Frame t of a chain as a tensor (3, H, W) at the output size, and (temporal mode) for
+    each distance k of ``temporal_frames`` that reaches a frame of the chain, the backward
+    flow from frame t into frame t - k (1, H, W, 2) with its reliability mask (1, 1, H, W)."""
     frame = resize_long_side(frame_image(chain.frames[t]), settings.size)
     tensor = image_to_tensor(frame)[0]
-    if not settings.temporal or (t == 0 and chain.previous is None):
-        return tensor, None
-    before = resize_long_side(frame_image(chain.frames[t - 1] if t else chain.before), settings.size)
-    backward, reliable = reliable_flow(np.asarray(frame), np.asarray(before), settings.flow_method)
-    return tensor, (torch.from_numpy(backward), torch.from_numpy(np.ascontiguousarray(reliable))[None])
+    flows = {}
+    for k in settings.temporal_frames if settings.temporal else ():
+        if t - k < -len(chain.history):
+            continue  # before the chain: not held to it
+        before = chain.frames[t - k] if t >= k else chain.history[t - k][0]
+        earlier = resize_long_side(frame_image(before), settings.size)
+        backward, reliable = reliable_flow(np.asarray(frame), np.asarray(earlier), settings.flow_method)
+        flows[k] = (torch.from_numpy(backward)[None], torch.from_numpy(np.ascontiguousarray(reliable))[None, None])
+    return tensor, flows
+
+
+def held_target(earlier, flows: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """What a frame is held to: the results ``earlier`` (newest last) that ``flows`` (distance
+    -> backward flow, reliability) reach, each warped into the frame. Ruder's terms
+    sum_k c_k (x - w_k)^2 are one quadratic, sum_k c_k (x - target)^2 up to a constant, with
+    target = sum_k c_k w_k / sum_k c_k; it is weighted like one term (where any is reliable),
+    so the farther results change what a pixel is held to, not how firmly."""
+    warped = [(warp_tensor(earlier[-k].to(device), flow.to(device)), reliable.to(device).float())
+              for k, (flow, reliable) in sorted(flows.items())]
+    total = sum(reliable for _, reliable in warped)
+    target = sum(reliable * image for image, reliable in warped) / total.clamp_min(1e-6)
+    # Where none is reliable the term is off; the previous result is still where a frame starts.
+    target = torch.where(total > 0, target, warped[0][0])
+    return target, torch.stack([reliable for _, reliable in warped]).amax(0)
 
 
 def warp_tensor(image: torch.Tensor, displacement: torch.Tensor) -> torch.Tensor:

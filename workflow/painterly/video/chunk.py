@@ -138,7 +138,7 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
     _reuse_or_clear(partial, record)
     outputs = [[_output_dir(partial, parts, index, position) / frames[position].name
                 for position in range(part.chain_first, part.end)] for index, part in enumerate(parts)]
-    chains = _unfinished_chains(frames, parts, outputs, settings.temporal)
+    chains = _unfinished_chains(frames, parts, outputs, settings)
     if chains:
         stylize_chains(stylizer, StyleTargets.load(targets_path), chains, progress)
     _fade_sub_chain_seams(partial, frames, parts)
@@ -184,20 +184,20 @@ def _output_dir(partial: Path, parts: list[Chunk], index: int, position: int) ->
 
 
 def _unfinished_chains(frames: list[Path], parts: list[Chunk], outputs: list[list[Path]],
-                       temporal: bool) -> list[Chain]:
+                       settings: Settings) -> list[Chain]:
     """The sub-chains from the last step all of them had finished (0: a fresh job), each
-    continuing from its own result of the step before."""
+    continuing from its own results of the steps before (as many as ``temporal_frames``
+    reaches back)."""
     done = min(next((i for i, output in enumerate(paths) if not output.is_file()), len(paths)) for paths in outputs)
     if done:  # in the job's log (also with --quiet): an earlier try's frames were kept
         print(f"resuming after {done} finished frames per chain, kept from an earlier try", file=sys.stderr, flush=True)
-    chains = []
+    chains, reach = [], max(settings.temporal_frames) if settings.temporal else 0
     for part, paths in zip(parts, outputs):
         own = frames[part.chain_first:part.end]
         if done < len(own):
-            resumed = {}
-            if done and temporal:
-                resumed = dict(previous=image_to_tensor(load_image(paths[done - 1])), before=own[done - 1])
-            chains.append(Chain(own[done:], paths[done:], records=True, **resumed))
+            # Resumed: the finished results the next frames are held to, read back exactly.
+            history = [(own[i], image_to_tensor(load_image(paths[i]))) for i in range(max(0, done - reach), done)]
+            chains.append(Chain(own[done:], paths[done:], history=history, records=True))
     return chains
 
 
