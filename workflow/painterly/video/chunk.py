@@ -111,7 +111,7 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
     frames as the segment ``frames.mkv``, the first ``lead_in`` of them (a chain's run-up,
     see painterly.video.seams) as ``lead-in.mkv`` (painterly.media.segments, frames named as their
     inputs); each frame's loss curves and device into ``out_dir/losses.json``
-    (painterly.jobs.provenance). Until the chunk is done its frames are PNGs in a hidden
+    (painterly.video.loss_records). Until the chunk is done its frames are PNGs in a hidden
     directory beside ``out_dir``.
 
     In temporal mode the flows between the frames are computed here, on the job's CPU
