@@ -62,10 +62,15 @@ def consistency(inputs: list[np.ndarray], styled: list[np.ndarray]) -> dict[int,
             for k, pairs in errors.items() if pairs}
 
 
-def looped(frames: list[Path], count: int) -> list[Path]:
-    """``count`` frames of one shot from ``frames``: forth, back, forth... (no cut at the turns)."""
+def looped(frames: list[Path], count: int, directory: Path) -> list[Path]:
+    """``count`` frames of one shot from ``frames``: forth, back, forth... (no cut at the turns),
+    as links in ``directory`` named in order (a chunk keys its frames by name)."""
     cycle = frames + frames[-2:0:-1] if len(frames) > 1 else frames
-    return [cycle[i % len(cycle)] for i in range(count)]
+    directory.mkdir()
+    links = [directory / f"{i:06d}{frames[0].suffix}" for i in range(count)]
+    for i, link in enumerate(links):
+        link.symlink_to(cycle[i % len(cycle)].resolve())
+    return links
 
 
 def main() -> None:
@@ -118,7 +123,7 @@ def main() -> None:
         drift_table = None
         if args.drift_frames:
             long_frames = clips[list(clips)[-1]]
-            frames = looped(long_frames, args.drift_frames)
+            frames = looped(long_frames, args.drift_frames, tmp / "drift-frames")
             drift_rows, curves = [], {}
             for name, chosen in settings.items():
                 styled, _ = stylize_clip(frames, targets[name], tmp / f"drift-{name}", chosen)
