@@ -46,7 +46,7 @@ from ..media.io import (
     sha256_file,
 )
 from ..media.segments import segment_path, write_segment
-from .chains import Chain, stylize_chains
+from .chains import Chain, held_reach, stylize_chains
 from .loss_records import frame_record_path, gather_frame_records
 from .seams import LEAD_IN, OWN_FRAMES, SEAM_FRAMES, fade_files
 from .shots import Chunk, split_evenly
@@ -191,7 +191,7 @@ def _unfinished_chains(frames: list[Path], parts: list[Chunk], outputs: list[lis
     done = min(next((i for i, output in enumerate(paths) if not output.is_file()), len(paths)) for paths in outputs)
     if done:  # in the job's log (also with --quiet): an earlier try's frames were kept
         print(f"resuming after {done} finished frames per chain, kept from an earlier try", file=sys.stderr, flush=True)
-    chains, reach = [], max(settings.temporal_frames) if settings.temporal else 0
+    chains, reach = [], held_reach(settings)
     for part, paths in zip(parts, outputs):
         own = frames[part.chain_first:part.end]
         if done < len(own):
