@@ -1,7 +1,11 @@
-"""Shared fixtures: the bundled sample images and one VGG-19 load per test session."""
+"""Shared fixtures: the bundled sample images, one VGG-19 load per test session, and
+workspaces built once per run for all workers."""
 
+import fcntl
 import os
+import shutil
 from pathlib import Path
+from typing import Callable
 
 # One torch thread per process, in this one and in every command a test starts: the suite
 # runs on three workers (pyproject.toml) beside the jobs they start, and OpenMP threads that
@@ -29,6 +33,26 @@ def content_image():
 @pytest.fixture(scope="session")
 def style_image():
     return load_image(STYLE)
+
+
+def built_once(tmp_path_factory, worker_id: str, name: str, build: Callable[[Path], None]) -> Path:
+    """The directory ``build`` fills, built once per test run however many pytest-xdist workers
+    ask (the first builds under a lock, the others wait and share it; it is theirs to read, not
+    to change). A module-scoped fixture is built once per worker instead: three times."""
+    if worker_id == "master":  # not under xdist
+        directory = tmp_path_factory.mktemp(name)
+        build(directory)
+        return directory
+    root = tmp_path_factory.getbasetemp().parent  # this run's, shared by its workers
+    directory, built = root / name, root / f"{name}.built"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            shutil.rmtree(directory, ignore_errors=True)  # a worker's failed build
+            directory.mkdir()
+            build(directory)
+            built.touch()
+    return directory
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ from painterly.engine.settings import VIDEO_ONLY, Settings
 from painterly.engine.style_targets import StyleTargets
 from painterly.engine.vgg import CAFFE_FILE
 
-from .conftest import CONTENT, REPO, STYLE
+from .conftest import CONTENT, REPO, STYLE, built_once
 from .media import probe_output, workflow_config, write_clip
 
 pytestmark = pytest.mark.slow
@@ -48,9 +48,10 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return result
 
 
-def jobs_run(result: subprocess.CompletedProcess) -> list[str]:
-    """'rule[wildcards]' for every job a run started, from Snakemake's own log."""
-    text = result.stdout + result.stderr
+def jobs_run(result: subprocess.CompletedProcess | str) -> list[str]:
+    """'rule[wildcards]' for every job a run started, from Snakemake's own log (a finished
+    run's, or the text it printed)."""
+    text = result if isinstance(result, str) else result.stdout + result.stderr
     jobs = []
     for block in re.split(r"\n(?=(?:local)?(?:rule|checkpoint) \w+:)", text):
         head = re.match(r"(?:local)?(?:rule|checkpoint) (\w+):", block)
@@ -68,17 +69,23 @@ def mtimes(directory: Path) -> dict[str, float]:
     return {str(p.relative_to(directory)): p.stat().st_mtime for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
-    """A workspace after one complete run: a 6-frame clip with audio, a photo, one style."""
-    workdir = tmp_path_factory.mktemp("workflow")
-    write_clip(workdir / "clip.mkv", frames=6)
-    Image.open(STYLE).resize((48, 38)).save(workdir / "style.jpg")
-    Image.open(CONTENT).resize((48, 33)).save(workdir / "photo.png")
-    (workdir / "config.yaml").write_text(CONFIG)
-    write_sheet(workdir)
-    result = snakemake(workdir)
-    return workdir, result
+@pytest.fixture(scope="session")
+def first_run(tmp_path_factory, worker_id):
+    """A workspace after one complete run: a 6-frame clip with audio, a photo, one style;
+    and Snakemake's output of that run. Built once for all workers: read it, or copy it
+    (``workspace``)."""
+
+    def build(workdir: Path) -> None:
+        write_clip(workdir / "clip.mkv", frames=6)
+        Image.open(STYLE).resize((48, 38)).save(workdir / "style.jpg")
+        Image.open(CONTENT).resize((48, 33)).save(workdir / "photo.png")
+        (workdir / "config.yaml").write_text(CONFIG)
+        write_sheet(workdir)
+        result = snakemake(workdir)
+        (workdir.parent / f"{workdir.name}.log").write_text(result.stdout + result.stderr)
+
+    workdir = built_once(tmp_path_factory, worker_id, "workflow", build)
+    return workdir, (workdir.parent / f"{workdir.name}.log").read_text()
 
 
 @pytest.fixture
