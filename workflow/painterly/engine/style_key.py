@@ -8,8 +8,8 @@ import hashlib
 import json
 
 from ..errors import PainterlyError
-from ..media.io import sha256_file
 from .settings import Settings
+from .weights import weights_identity
 
 
 def targets_key(settings: Settings, styles) -> dict:
@@ -24,17 +24,6 @@ def targets_key(settings: Settings, styles) -> dict:
 
 def key_digest(key: dict) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def weights_identity(weights: str) -> str:
-    """Built-in weights by name; a file by its content, so a moved copy matches and an
-    edited file does not."""
-    if weights in ("caffe", "torchvision"):
-        return weights
-    try:
-        return "sha256:" + sha256_file(weights)
-    except OSError:
-        raise PainterlyError(f"{weights}: VGG-19 weights file not found; give caffe, torchvision or a .pth path") from None
 
 
 def style_fingerprint(style) -> str:

