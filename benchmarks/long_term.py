@@ -13,8 +13,9 @@ overrides beside it, in one run. Per clip and variant: the warp error (Lai et al
 painterly.video.metrics.warp_errors, flow computed directly between the two frames) at each
 distance as a ratio to the same measure on the source frames, mean style and content
 distance (benchmarks/evaluate.py) and seconds per frame. With --drift-frames N: style
-distance and mean brightness at five frames along N frames of one shot (the long clip
-looped forth and back when shorter), as a table and a plot.
+distance and mean brightness in five windows of 8 frames spread along N frames of one shot
+(the long clip looped forth and back when shorter): each window's mean, and its spread as
+the frame-to-frame noise a trend must exceed, as a table and a plot.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ from painterly.engine.stylize import Stylizer  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = Path("/usr/share/doc/opencv-doc/examples/data")
 DISTANCES = (1, 5, 10, 20)
+# Drift is measured at five windows of this many consecutive frames along the shot: their
+# mean, and their spread as the frame-to-frame noise a trend must exceed.
+DRIFT_WINDOW = 8
 QUICK = {"size": 32, "frames": 12, "long_clip": "", "set": ["iterations=6", "frame_iterations=3"]}
 
 
@@ -88,6 +92,8 @@ def main() -> None:
     parser.add_argument("--drift-frames", type=int, default=0, help="frames of one shot to measure drift along")
     parser.add_argument("--plot", default=str(REPO / "benchmarks" / "long_term.png"), help="the drift plot")
     args = parse_args(parser, QUICK)
+    if 0 < args.drift_frames < DRIFT_WINDOW:
+        parser.error(f"--drift-frames {args.drift_frames}: give at least {DRIFT_WINDOW} (a window)")
 
     common = settings_overrides(args.set)  # every variant's
     variants = {"today": dict(common), **{name: dict(common) for name in args.variant}}
@@ -127,14 +133,26 @@ def main() -> None:
             drift_rows, curves = [], {}
             for name, chosen in settings.items():
                 styled, _ = stylize_clip(frames, targets[name], tmp / f"drift-{name}", chosen)
-                at = np.linspace(0, len(frames) - 1, 5).astype(int)
-                style_d = [evaluator.distances(Image.fromarray(styled[i]), load_image(frames[i]), style)[0] for i in at]
-                brightness = [float(styled[i].mean()) for i in at]
-                curves[name] = (at, style_d, brightness)
-                drift_rows += [[name, int(i), round(s, 4), round(b, 1), round(float(load_frame(frames[i]).mean()), 1)]
-                               for i, s, b in zip(at, style_d, brightness)]
+                points = []
+                for first in np.linspace(0, len(frames) - DRIFT_WINDOW, 5).astype(int):
+                    window = range(first, first + DRIFT_WINDOW)
+                    style_d = [evaluator.distances(Image.fromarray(styled[i]), load_image(frames[i]), style)[0]
+                               for i in window]
+                    brightness = [float(styled[i].mean()) for i in window]
+                    points.append((int(first), np.mean(style_d), np.std(style_d), np.mean(brightness),
+                                   np.std(brightness), float(np.mean([load_frame(frames[i]).mean() for i in window]))))
+                curves[name] = points
+                drift_rows += [[name, first, round(s, 4), round(s_sd, 4), round(b, 1), round(b_sd, 2), round(i, 1)]
+                               for first, s, s_sd, b, b_sd, i in points]
             print()
-            drift_table = print_table(["variant", "frame", "style distance", "mean brightness", "(input)"], drift_rows)
+            drift_table = print_table(["variant", "frame", "style distance", "± (frame to frame)", "mean brightness",
+                                       "± (frame to frame)", "(input)"], drift_rows)
+            for name, points in curves.items():
+                style_means = [point[1] for point in points]
+                noise = np.mean([point[2] for point in points])
+                print(f"\n{name}: style distance from the first window to the last {style_means[-1] - style_means[0]:+.4f}, "
+                      f"largest step between windows {max(np.abs(np.diff(style_means))):.4f}, "
+                      f"frame-to-frame spread within a window {noise:.4f}")
             plot_drift(curves, args.plot)
             print(f"\nplot: {args.plot}")
     return table, drift_table
@@ -147,11 +165,12 @@ def plot_drift(curves: dict, path: str) -> None:
     import matplotlib.pyplot as plt
 
     figure, (style_axis, brightness_axis) = plt.subplots(1, 2, figsize=(10, 3.5))
-    for name, (at, style_d, brightness) in curves.items():
-        style_axis.plot(at, style_d, marker="o", label=name)
-        brightness_axis.plot(at, brightness, marker="o", label=name)
-    style_axis.set(xlabel="frame", ylabel="style distance", title="Style distance along one shot")
-    brightness_axis.set(xlabel="frame", ylabel="mean brightness", title="Mean brightness along one shot")
+    for name, points in curves.items():
+        first, style_d, style_sd, brightness, brightness_sd, _ = zip(*points)
+        style_axis.errorbar(first, style_d, yerr=style_sd, marker="o", capsize=3, label=name)
+        brightness_axis.errorbar(first, brightness, yerr=brightness_sd, marker="o", capsize=3, label=name)
+    style_axis.set(xlabel="frame (window start)", ylabel="style distance", title="Style distance along one shot")
+    brightness_axis.set(xlabel="frame (window start)", ylabel="mean brightness", title="Mean brightness along one shot")
     style_axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=100)
