@@ -321,7 +321,7 @@ def chunk_source(scan: FrameScan, start: int, end: int, picture_digests: list[st
     keys = [key for key in scan.keyframes if key[0] <= wanted[0]][-SEEK_CANDIDATES - 1:]
     return {"start": start, "decoded_index": wanted, "keyframes": keys,
             "width": scan.frame_size[0], "height": scan.frame_size[1],
-            "digest": frames_digest(picture_digests[start:end])}
+            "first_picture": picture_digests[start], "digest": frames_digest(picture_digests[start:end])}
 
 
 def decode_frames(source, chunk: dict) -> list[np.ndarray]:
@@ -344,8 +344,10 @@ def _decode_from(source, chunk: dict, target: list[int] | None) -> list[np.ndarr
     """The chunk's frames, decoding after a seek to ``target`` ([decoded index, pts] of a key
     frame; None: from the beginning). Demuxers that seek by decoding time may land on
     another key frame: any the record knows, not past the chunk's first frame, will do.
+    Where the frame landed on has a time no frame had (MPEG-PS guesses times after a seek),
+    the chunk starts at its first picture (the record has its digest), looked for nearby.
     None if the seek lands elsewhere or the file ends first."""
-    wanted, size, pictures = chunk["decoded_index"], (chunk["width"], chunk["height"]), []
+    wanted, size = chunk["decoded_index"], (chunk["width"], chunk["height"])
     known = {pts: index for index, pts in chunk["keyframes"]}
     with _open_video(source) as video:
         frames = video.frames()
@@ -354,17 +356,30 @@ def _decode_from(source, chunk: dict, target: list[int] | None) -> list[np.ndarr
         first = next(frames, None)
         if first is None:
             return None
-        if target is None:
-            landed = 0
-        elif known.get(first.pts, wanted[0] + 1) <= wanted[0]:
-            landed = known[first.pts]
-        else:
+        frames = itertools.chain([first], frames)
+        landed = 0 if target is None else known.get(first.pts)
+        if landed is None and "first_picture" in chunk:  # (plans before it: times only)
+            frames = _from_first_picture(frames, chunk, size)
+            landed = None if frames is None else wanted[0]
+        if landed is None or landed > wanted[0]:
             return None
-        for index, frame in enumerate(itertools.chain([first], frames), landed):
+        pictures = []
+        for index, frame in enumerate(frames, landed):
             if index == wanted[len(pictures)]:
                 pictures.append(resize_frame(frame, size))
                 if len(pictures) == len(wanted):
                     return pictures
+    return None
+
+
+def _from_first_picture(frames: Iterator[av.VideoFrame], chunk: dict, size: tuple[int, int]
+                        ) -> Iterator[av.VideoFrame] | None:
+    """``frames`` from the chunk's first picture on, looked for as far past the earliest key
+    frame the record knows as that is before the chunk, and as far again; None if not there."""
+    search = 2 * (chunk["decoded_index"][0] - chunk["keyframes"][0][0]) + 1
+    for frame in itertools.islice(frames, search):
+        if picture_digest(resize_frame(frame, size)) == chunk["first_picture"]:
+            return itertools.chain([frame], frames)
     return None
 
 
