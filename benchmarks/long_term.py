@@ -14,8 +14,10 @@ painterly.video.metrics.warp_errors, flow computed directly between the two fram
 distance as a ratio to the same measure on the source frames, mean style and content
 distance (benchmarks/evaluate.py) and seconds per frame. With --drift-frames N: style
 distance and mean brightness in five windows of 8 frames spread along N frames of one shot
-(the long clip looped forth and back when shorter): each window's mean, and its spread as
-the frame-to-frame noise a trend must exceed, as a table and a plot.
+(the long clip looped forth and back when shorter): each window's mean, its spread as the
+frame-to-frame noise a trend must exceed, and its difference from what the chain made of
+the same source frames in the loop's first pass (alike content: a difference is drift), as
+a table and a plot.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLES = Path("/usr/share/doc/opencv-doc/examples/data")
 DISTANCES = (1, 5, 10, 20)
 # Drift is measured at five windows of this many consecutive frames along the shot: their
-# mean, and their spread as the frame-to-frame noise a trend must exceed.
+# mean, their spread as the frame-to-frame noise a trend must exceed, and their difference
+# from the loop's first pass over the same source frames.
 DRIFT_WINDOW = 8
 QUICK = {"size": 32, "frames": 12, "long_clip": "", "set": ["iterations=6", "frame_iterations=3"]}
 
@@ -66,15 +69,16 @@ def consistency(inputs: list[np.ndarray], styled: list[np.ndarray]) -> dict[int,
             for k, pairs in errors.items() if pairs}
 
 
-def looped(frames: list[Path], count: int, directory: Path) -> list[Path]:
+def looped(frames: list[Path], count: int, directory: Path) -> tuple[list[Path], int]:
     """``count`` frames of one shot from ``frames``: forth, back, forth... (no cut at the turns),
-    as links in ``directory`` named in order (a chunk keys its frames by name)."""
+    as links in ``directory`` named in order (a chunk keys its frames by name); and the loop's
+    period (frame i shows the picture of frame i % period)."""
     cycle = frames + frames[-2:0:-1] if len(frames) > 1 else frames
     directory.mkdir()
     links = [directory / f"{i:06d}{frames[0].suffix}" for i in range(count)]
     for i, link in enumerate(links):
         link.symlink_to(cycle[i % len(cycle)].resolve())
-    return links
+    return links, len(cycle)
 
 
 def main() -> None:
@@ -129,30 +133,42 @@ def main() -> None:
         drift_table = None
         if args.drift_frames:
             long_frames = clips[list(clips)[-1]]
-            frames = looped(long_frames, args.drift_frames, tmp / "drift-frames")
+            frames, period = looped(long_frames, args.drift_frames, tmp / "drift-frames")
             drift_rows, curves = [], {}
             for name, chosen in settings.items():
                 styled, _ = stylize_clip(frames, targets[name], tmp / f"drift-{name}", chosen)
+                measured = {}
+
+                def measure(i: int) -> tuple[float, float]:
+                    """Frame i's style distance and mean brightness."""
+                    if i not in measured:
+                        distance = evaluator.distances(Image.fromarray(styled[i]), load_image(frames[i]), style)[0]
+                        measured[i] = (distance, float(styled[i].mean()))
+                    return measured[i]
+
                 points = []
                 for first in np.linspace(0, len(frames) - DRIFT_WINDOW, 5).astype(int):
                     window = range(first, first + DRIFT_WINDOW)
-                    style_d = [evaluator.distances(Image.fromarray(styled[i]), load_image(frames[i]), style)[0]
-                               for i in window]
-                    brightness = [float(styled[i].mean()) for i in window]
-                    points.append((int(first), np.mean(style_d), np.std(style_d), np.mean(brightness),
-                                   np.std(brightness), float(np.mean([load_frame(frames[i]).mean() for i in window]))))
+                    # The same source frames in the loop's first pass: what the chain made of
+                    # them then (content alike, so a difference is drift, not the picture).
+                    here, then = np.array([measure(i) for i in window]), np.array([measure(i % period) for i in window])
+                    points.append((int(first), *here.mean(0), *here.std(0), *(here - then).mean(0),
+                                   float(np.mean([load_frame(frames[i]).mean() for i in window]))))
                 curves[name] = points
-                drift_rows += [[name, first, round(s, 4), round(s_sd, 4), round(b, 1), round(b_sd, 2), round(i, 1)]
-                               for first, s, s_sd, b, b_sd, i in points]
+                drift_rows += [[name, first, round(s, 4), round(s_sd, 4), round(s_drift, 4), round(b, 1), round(b_sd, 2),
+                                round(b_drift, 1), round(i, 1)]
+                               for first, s, b, s_sd, b_sd, s_drift, b_drift, i in points]
             print()
-            drift_table = print_table(["variant", "frame", "style distance", "± (spread in window)", "mean brightness",
-                                       "± (spread in window)", "(input)"], drift_rows)
+            drift_table = print_table(["variant", "frame", "style distance", "± (spread in window)",
+                                       "− first pass's, same source frames", "mean brightness", "± (spread in window)",
+                                       "− first pass's", "(input)"], drift_rows)
             for name, points in curves.items():
-                style_means = [point[1] for point in points]
-                noise = np.mean([point[2] for point in points])
-                print(f"\n{name}: style distance from the first window to the last {style_means[-1] - style_means[0]:+.4f}, "
-                      f"largest step between windows {max(np.abs(np.diff(style_means))):.4f}, "
-                      f"frame-to-frame spread within a window {noise:.4f}")
+                later = [point for point in points if point[0] >= period]
+                print(f"\n{name}: loop period {period} frames; the same source frames a loop or more later, "
+                      + (f"style distance {np.mean([p[5] for p in later]):+.4f} (largest {max(abs(p[5]) for p in later):.4f}), "
+                         f"brightness {np.mean([p[6] for p in later]):+.1f}, against a spread within a window of "
+                         f"{np.mean([p[3] for p in points]):.4f} and {np.mean([p[4] for p in points]):.1f}"
+                         if later else "none measured (the shot is not longer than one loop)"))
             plot_drift(curves, args.plot)
             print(f"\nplot: {args.plot}")
     return table, drift_table
@@ -166,9 +182,13 @@ def plot_drift(curves: dict, path: str) -> None:
 
     figure, (style_axis, brightness_axis) = plt.subplots(1, 2, figsize=(10, 3.5))
     for name, points in curves.items():
-        first, style_d, style_sd, brightness, brightness_sd, _ = zip(*points)
-        style_axis.errorbar(first, style_d, yerr=style_sd, marker="o", capsize=3, label=name)
-        brightness_axis.errorbar(first, brightness, yerr=brightness_sd, marker="o", capsize=3, label=name)
+        first, style_d, brightness, style_sd, brightness_sd, style_drift, brightness_drift, _ = map(np.array, zip(*points))
+        line = style_axis.errorbar(first, style_d, yerr=style_sd, marker="o", capsize=3, label=name)[0]
+        style_axis.plot(first, style_d - style_drift, linestyle="--", marker="o", fillstyle="none",
+                        color=line.get_color(), label=f"{name}: same source frames, first pass")
+        brightness_axis.errorbar(first, brightness, yerr=brightness_sd, marker="o", capsize=3, color=line.get_color())
+        brightness_axis.plot(first, brightness - brightness_drift, linestyle="--", marker="o", fillstyle="none",
+                             color=line.get_color())
     style_axis.set(xlabel="frame (window start)", ylabel="style distance", title="Style distance along one shot")
     brightness_axis.set(xlabel="frame (window start)", ylabel="mean brightness", title="Mean brightness along one shot")
     style_axis.legend()
