@@ -40,7 +40,6 @@ import argparse
 import gc
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -60,10 +59,9 @@ from image import compare as compare_image, conv_gflops_per_iteration  # noqa: E
 from video import chunk_record, clip_frames, compare as compare_video, preset_settings, run_chains  # noqa: E402
 
 from painterly.engine.device import configure  # noqa: E402
-from imageio_ffmpeg import get_ffmpeg_exe  # noqa: E402
 from painterly.media.io import image_to_tensor, load_image  # noqa: E402
 from painterly.video.seams import SEAM_FRAMES  # noqa: E402
-from painterly.media.segments import frame_digests  # noqa: E402
+from painterly.media.segments import frame_digests, write_segment  # noqa: E402
 from painterly.engine.settings import Settings  # noqa: E402
 from painterly.engine.stylize import Stylizer, network_for  # noqa: E402
 
@@ -248,7 +246,8 @@ def chain_throughput(bench: Bench) -> str:
                ("CUDA graphs, bf16", bf16, GRAPHS, 1)]
     configs += [(f"{b} chains batched, CUDA graphs, bf16", bf16, GRAPHS, b) for b in plan.batches]
     # Last: compiling takes minutes (its warm-up column).
-    configs += [("compiled + CUDA graphs, fp32/TF32", {}, COMPILED, 1)]
+    if bench.args.compile:
+        configs += [("compiled + CUDA graphs, fp32/TF32", {}, COMPILED, 1)]
     rows = []
     for index, (label, changes, path, chains) in enumerate(configs):
         def run(label=label, changes=changes, path=path, chains=chains, index=index):
@@ -297,12 +296,9 @@ def goal_line(goal: str, rows: list[list], column: int, target: float, unit: str
 def long_clip(frames: list[Path], count: int, path: Path) -> Path:
     """A lossless video of ``count`` frames played forwards and backwards over ``frames`` (the
     bundled clip is 3 s): motion continues everywhere, reversing at the ends, as a long shot
-    for a job to stylize."""
+    for a job to stylize. Written with PyAV (the GPU machine has no ffmpeg executable)."""
     cycle = [np.asarray(load_image(frame)) for frame in [*frames, *frames[-2:0:-1]]]
-    height, width = cycle[0].shape[:2]
-    subprocess.run([get_ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
-                    "-r", "10", "-i", "-", "-c:v", "ffv1", str(path)],
-                   input=b"".join(cycle[index % len(cycle)].tobytes() for index in range(count)), check=True)
+    write_segment(path, (cycle[index % len(cycle)] for index in range(count)), [str(index) for index in range(count)])
     return path
 
 
@@ -320,7 +316,7 @@ def job_throughput(bench: Bench) -> str:
     bf16 = settings.replace(precision="bf16")
     configs = [("sub-chains chosen by the engine, bf16", bf16, []),
                ("one chain, bf16", bf16.replace(sub_chains=1), [])]
-    if bench.device.type == "cuda":  # the CPU never compiles: that row would be the first again
+    if bench.device.type == "cuda" and bench.args.compile:  # the CPU never compiles: it would repeat row 1
         configs.append(("sub-chains chosen by the engine, bf16, --compile (compile cache empty)", bf16, ["--compile"]))
     rows = []
     for index, (label, job_settings, options) in enumerate(configs):
@@ -752,6 +748,8 @@ def main() -> None:
     parser.add_argument("--video", default=str(REPO / "data" / "vtest.mp4"))
     parser.add_argument("--content", default=str(REPO / "data" / "building.jpg"))
     parser.add_argument("--style", default=str(REPO / "data" / "starry_night.jpg"))
+    parser.add_argument("--no-compile", dest="compile", action="store_false",
+                        help="leave out the compiled rows (a cold compile takes minutes per variant)")
     parser.add_argument("--realtime-fps", type=float, default=24.0, help="the frame rate that counts as real time")
     parser.add_argument("--job-fps", type=float, default=60.0, help="the frames/s a stylize job should reach")
     parser.add_argument("--first-frame-s", type=float, default=1.0, help="the seconds a shot's first frame may take")
