@@ -11,6 +11,7 @@ rounding into another trajectory, so two runs agree in the quality they reach, n
 their pixels.
 """
 
+import gc
 import json
 import math
 import subprocess
@@ -158,6 +159,33 @@ def test_a_shots_first_frame_is_captured_once_and_replayed(vgg, style_image, cli
     # Replayed graphs compute what the captured ones did: the same losses, rounded alike.
     for second, third in zip(results[1], results[2]):
         assert torch.equal(second.image, third.image)
+
+
+def test_no_garbage_is_collected_while_a_graph_is_captured(vgg, style_image, clip):
+    """A stylizer and its levels refer to each other, so only the collector frees a dropped
+    one, graphs and all; destroying a graph during another capture voids that capture (seen
+    on an H200: the next stylizer's shots ran without graphs). Collections wait for it."""
+    settings = QUALITY.replace(device=GPU, size=64, pyramid_min_size=64, iterations=6, tolerance=0)
+    content = image_to_tensor(load_image(clip[0]).resize((64, 48)))
+    capturing = []
+
+    def note(phase, _info):
+        if phase == "start":
+            capturing.append(torch.cuda.is_current_stream_capturing())
+
+    thresholds = gc.get_threshold()
+    gc.callbacks.append(note)
+    gc.set_threshold(1, 1000, 1000)  # a young-generation collection at nearly every allocation
+    try:
+        stylizer = Stylizer(settings, vgg)
+        targets = stylizer.targets([style_image])
+        for _ in range(2):  # eager, then captured
+            stylizer.stylize_batch(content, targets)
+    finally:
+        gc.callbacks.remove(note)
+        gc.set_threshold(*thresholds)
+    assert stylizer.cuda_graphs and all(level.graphs for level in stylizer._levels.values())
+    assert capturing and not any(capturing), f"{sum(capturing)} of {len(capturing)} collections inside a capture"
 
 
 def test_deterministic_runs_in_two_processes_give_the_same_bytes(tmp_path):

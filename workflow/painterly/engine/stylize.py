@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import warnings
 from dataclasses import dataclass
 
@@ -221,6 +222,21 @@ class Stylizer:
         return PainterlyError(f"out of GPU memory stylizing {width}x{height} on {self.device}{detail}; {remedy}")
 
 
+@contextlib.contextmanager
+def _collector_paused():
+    """No garbage collection while a graph is captured: a collection can free an earlier
+    stylizer's graphs (levels and stylizer refer to each other, so only the collector frees
+    them), and destroying a graph mid-capture is an illegal call that voids the capture
+    (seen on an H200: the next shot ran without graphs)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class _Level:
     """One pyramid level's optimization of a batch, in tensors that stay put.
 
@@ -275,7 +291,7 @@ class _Level:
         if k == len(self.graphs):
             graph = torch.cuda.CUDAGraph()
             self.pool = self.pool or torch.cuda.graph_pool_handle()
-            with torch.cuda.graph(graph, pool=self.pool):
+            with _collector_paused(), torch.cuda.graph(graph, pool=self.pool):
                 self.iteration(k)
             self.graphs.append(graph)
         self.graphs[k].replay()
