@@ -12,7 +12,7 @@ Parts (``--parts`` takes their numbers or the keys in brackets), each under a ti
    fp32/TF32 and bf16, chains batched (flows computed on CPU threads during the run, as in
    a stylize job), and last the compiled objective in CUDA graphs, which takes minutes to compile);
 2. [job] a stylize job: whole `python -m painterly.jobs stylize-frames` processes on a long shot, its chunk
-   as sub-chains advanced in one batch (decode, flows, compiling and writes included);
+   as one chain and as sub-chains advanced in one batch (decode, flows, compiling and writes included);
 3. [first] a shot's first frame (the pyramid) once its levels are warm, alone and batched;
 4. [roofline] milliseconds per iteration against the FLOP roofline (conv FLOPs counted by
    ``image.conv_gflops_per_iteration``; datasheet dense peaks and measured matmul peaks);
@@ -314,10 +314,10 @@ def job_throughput(bench: Bench) -> str:
     Stylizer(settings, bench.vgg).targets([bench.style]).save(targets)
     cache = bench.out("inductor-cache")  # empty when the compiled row, the only one compiling, starts
     bf16 = settings.replace(precision="bf16")
-    configs = [("sub-chains chosen by the engine, bf16", bf16, []),
-               ("one chain, bf16", bf16.replace(sub_chains=1), [])]
+    configs = [("one chain (the default), bf16", bf16, []),
+               (f"{max(plan.batches)} sub-chains, bf16", bf16.replace(sub_chains=max(plan.batches)), [])]
     if bench.device.type == "cuda" and bench.args.compile:  # the CPU never compiles: it would repeat row 1
-        configs.append(("sub-chains chosen by the engine, bf16, --compile (compile cache empty)", bf16, ["--compile"]))
+        configs.append(("one chain, bf16, --compile (compile cache empty)", bf16, ["--compile"]))
     rows = []
     for index, (label, job_settings, options) in enumerate(configs):
         def run(index=index, job_settings=job_settings, label=label, options=options):

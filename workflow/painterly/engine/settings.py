@@ -74,8 +74,8 @@ class Settings:
     frame_iterations: int = setting(40, "video, temporal mode: iterations of each frame after a chain's first "
                                     "(which gets `iterations`), at full size from the warped previous result", minimum=1)
     sub_chains: int = setting(0, "video: chains one stylize job advances in one batch (its chunk split like chunks "
-                              "are, joined by seams in temporal mode); 0: chosen from the frame size and the GPU's "
-                              "memory, 1 on the CPU", minimum=0)
+                              "are, joined by seams in temporal mode); 0 or 1: one chain (several did not pay on an "
+                              "H200: benchmarks/RESULTS.md)", minimum=0)
     flow_method: str = setting("dis", "dis, farneback, or the path of a local torchvision RAFT state dict (.pth)")
     max_input_pixels: int = setting(64_000_000, "refuse content and style images with more pixels than this, before "
                                     "decoding them (memory; decompression bombs)", minimum=1)

@@ -23,13 +23,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import shutil
 import sys
 from pathlib import Path
-
-import torch
 
 from ..engine.device import describe_device
 from ..engine.settings import Settings
@@ -37,8 +34,6 @@ from ..engine.style_targets import StyleTargets
 from ..engine.stylize import Stylizer
 from ..media.io import (
     DecodedFrame,
-    fit_long_side,
-    frame_image,
     image_to_tensor,
     load_frame,
     load_image,
@@ -58,41 +53,13 @@ RECORD = "made-from.json"
 SUB_CHAIN_SEAMS = ".sub-chain-seams"
 EARLIER, LATER = "earlier", "later"
 
-# A batch of about this many pixels (8 frames of 512x384) keeps a large GPU busy; one
-# frame of a chain leaves it idle between kernel launches.
-FULL_BATCH_PIXELS = 1.6e6
-# Past this, more sub-chains add seams and lead-in frames, not speed.
-MAX_SUB_CHAINS = 8
-# Peak device memory of one frame in the batch, per pixel (measured at 1920x1080: 6.0 GiB
-# in fp32, 3.0 GiB in bf16).
-BYTES_PER_PIXEL = {"fp32": 3.1e3, "bf16": 1.6e3}
-# The rest of the device's memory is left to the network, the allocator's fragmentation
-# and another job sharing the GPU.
-MEMORY_SHARE = 0.6
-
-
-def choose_sub_chains(settings: Settings, device: torch.device, width: int, height: int, frames: int,
-                      seam_frames: int, total_memory: int | None = None) -> int:
-    """How many sub-chains a job advances in one batch over a chunk of ``frames`` own frames
-    of ``width`` x ``height``: ``settings.sub_chains`` if set (at most one per frame); else 1
-    off CUDA, and on CUDA enough to fill the device as far as its memory and the chunk allow.
-
-    ``total_memory`` (bytes; None: the device's) is the total, not what is free now: the
-    choice moves seams, so it must be the same on every run on the same GPU model.
-    """
-    if settings.sub_chains:
-        return max(1, min(settings.sub_chains, frames))
-    if device.type != "cuda":
-        return 1
-    if total_memory is None:
-        total_memory = torch.cuda.get_device_properties(device).total_memory
-    pixels = width * height
-    filling = min(MAX_SUB_CHAINS, math.ceil(FULL_BATCH_PIXELS / pixels))
-    fitting = int(MEMORY_SHARE * total_memory / (BYTES_PER_PIXEL[settings.precision] * pixels))
-    # At least 2 * seam_frames own frames each: a sub-chain's lead-in (frames stylized
-    # twice) is then at most half as long as its own frames.
-    long_enough = frames // (2 * seam_frames) if seam_frames else frames
-    return max(1, min(filling, fitting, long_enough))
+def choose_sub_chains(settings: Settings, frames: int) -> int:
+    """How many sub-chains a job advances in one batch over a chunk of ``frames`` own frames:
+    ``settings.sub_chains`` (at most one per frame), or one where it is 0. One by default:
+    on an H200 at 512x384 a batch of 8 iterated no faster per frame than one frame with
+    CUDA graphs (34.2 against 8 x 3.8 ms), and a job of 8 sub-chains made 4.8 frames/s
+    against one chain's 7.2 (benchmarks/RESULTS.md, GPU)."""
+    return max(1, min(settings.sub_chains or 1, frames))
 
 
 def split_into_sub_chains(frame_count: int, lead_in: int, sub_chains: int, seam_frames: int) -> list[Chunk]:
@@ -124,8 +91,7 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
     # Always in the job's log (also with --quiet): which device a job really used.
     print(f"device: {describe_device(stylizer.device)}", file=sys.stderr, flush=True)
     seam_frames = seam_frames if settings.temporal else 0
-    width, height = fit_long_side(frame_image(frames[0]).size, settings.size)
-    count = choose_sub_chains(settings, stylizer.device, width, height, len(frames) - lead_in, seam_frames)
+    count = choose_sub_chains(settings, len(frames) - lead_in)
     parts = split_into_sub_chains(len(frames), lead_in, count, seam_frames)
     record = {
         "settings": settings.to_dict(),
