@@ -171,14 +171,16 @@ def _umask() -> int:
     return mask
 
 
-def save_image(tensor, path: str | Path) -> None:
-    """Write a (1, 3, H, W) [0, 1] tensor; the format follows the extension."""
+def save_image(tensor, path: str | Path, png_compress_level: int = 6) -> None:
+    """Write a (1, 3, H, W) [0, 1] tensor; the format follows the extension. A PNG's
+    compression level changes its size and the time to write it, never its pixels."""
     path = Path(path)
     image_format = Image.registered_extensions().get(path.suffix.lower())
     if image_format is None:
         raise PainterlyError(f"{path}: unknown image extension {path.suffix!r}; use .png or .jpg")
+    options = {"compress_level": png_compress_level} if image_format == "PNG" else {}
     with atomic_path(path) as tmp:
-        tensor_to_image(tensor).save(tmp, format=image_format)
+        tensor_to_image(tensor).save(tmp, format=image_format, **options)
 
 
 @dataclass(frozen=True)
