@@ -60,7 +60,9 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
     (two: chains starting afresh, and chains continuing from their previous result)."""
     settings = stylizer.settings
     device = describe_device(stylizer.device)
-    workers = workers or min(16, os.cpu_count() or 1)
+    # The CPUs this job may use (a SLURM job's cpuset, not the whole node's): reads and flows.
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = workers or min(16, usable)
     length = max(len(chain.frames) for chain in chains)
     # Each chain's latest results, newest last: the ones its next frames are held to.
     earlier = {index: collections.deque((result for _, result in chain.history), maxlen=held_reach(settings))
