@@ -46,7 +46,7 @@ from imageio_ffmpeg import get_ffmpeg_exe
 from painterly.media.extract import scan_video  # noqa: E402
 from painterly.media.io import is_video  # noqa: E402
 from painterly.media.io import load_image  # noqa: E402
-from painterly.video.metrics import warp_error  # noqa: E402
+from painterly.video.metrics import warp_errors  # noqa: E402
 from painterly.media.segments import load_frames  # noqa: E402
 from painterly.video.seams import LEAD_IN, final_frames  # noqa: E402
 from painterly.media.segments import read_segment, segment_names, segment_path  # noqa: E402
@@ -61,6 +61,11 @@ CUT_THRESHOLD = 0.35
 QUICK = {"frames": 10, "size": 32, "chunk": 5, "seam": 2, "clip": str(REPO / "data" / "vtest.mp4"),
          "second_shot": str(REPO / "data" / "starry_night.jpg"), "second_shot_start": 0,
          "set": ["iterations=8", "frame_iterations=4"]}
+
+
+# Warp error against one chain's at these frame distances (1 first): borders and seams
+# must not loosen what the long-term terms hold together over 5 and 10 frames.
+FAR_DISTANCES = (1, 5, 10)
 
 
 def make_clips(root: Path, frames: int, size: int, clip: Path, second_shot: Path,
@@ -177,8 +182,11 @@ def main() -> None:
                                    plain_average_pictures(tmp / "chunks+seams", name, runs["chunks+seams"][1]))
             style_of = {label: np.array([evaluator.distances(frame, content, style)[0]
                                          for frame, content in zip(final, inputs)]) for label, (_, final) in runs.items()}
-            pairs_of = {label: np.array(warp_error((np.asarray(a), np.asarray(b)) for a, b in zip(inputs, final)))
-                        for label, (_, final) in runs.items()}
+            errors_at = {label: {distance: np.array([styled for styled, _ in pairs]) for distance, pairs in
+                                 warp_errors(((np.asarray(a), np.asarray(b)) for a, b in zip(inputs, final)),
+                                             FAR_DISTANCES).items()}
+                         for label, (_, final) in runs.items()}
+            pairs_of = {label: errors[1] for label, errors in errors_at.items()}
             one_chain[name] = (runs["one chain"][1], inputs, style_of["one chain"])
             inside_shot = np.array([t + 1 not in true_cuts for t in range(len(inputs) - 1)])
             for label, (root, final) in runs.items():
@@ -192,6 +200,8 @@ def main() -> None:
                 after_cut = [style_of[label][c] / style_of[label][0] for c in true_cuts]
                 rows.append([name, label, len(borders), round(float(errors.sum()), 4),
                              round(float(errors.sum() / pairs_of["one chain"].sum()), 3),
+                             *(round(float(errors_at[label][k].sum() / errors_at["one chain"][k].sum()), 3)
+                               if len(errors_at[label][k]) else "-" for k in FAR_DISTANCES[1:]),
                              round(float(worst / np.percentile(inner, 95)), 2) if seams_at else "-",
                              round(float(pair_ratio.max()), 2),
                              round(float(style_ratio[faded].max()), 3) if faded else "-",
@@ -200,6 +210,7 @@ def main() -> None:
                              round(times[label]) if label in times else "-"])
                 curves[(name, label)] = (errors, borders, true_cuts)
         table = print_table(["clip", "variant", "borders", "warp error (sum)", "vs one chain",
+                             *(f"vs one chain at distance {k}" for k in FAR_DISTANCES[1:]),
                              "worst border / inner p95", "worst pair / one chain's", "style / one chain: faded (max)",
                              "other frames (max)", "cut frame style / first frame", "wall s (both clips)"], rows)
 

@@ -113,7 +113,8 @@ def test_long_video_benchmark_compares_chunking_variants(tmp_path):
     plot = tmp_path / "long_video.png"
     output = run_benchmark("long_video.py", "--quick", "--plot", str(plot))
     (header, rows), (drift_header, drift_rows) = markdown_tables(output)
-    assert header[:5] == ["clip", "variant", "borders", "warp error (sum)", "vs one chain"]
+    assert header[:7] == ["clip", "variant", "borders", "warp error (sum)", "vs one chain",
+                          "vs one chain at distance 5", "vs one chain at distance 10"]
     assert [row[:2] for row in rows] == [[clip, variant] for clip in ("vtest", "two-shots")
                                          for variant in ("one chain", "chunks", "chunks+seams", "seams, plain average")]
     assert_measured(header, rows, labels=2)
@@ -127,6 +128,7 @@ def test_long_video_benchmark_compares_chunking_variants(tmp_path):
         assert (row["cut frame style / first frame"] != "-") == (clip == "two-shots")
     # vtest is one shot: its borders are the chunks', each measured against the inner pairs.
     assert by_variant["vtest", "one chain"]["borders"] == "0"
+    assert finite(by_variant["vtest", "one chain"]["vs one chain at distance 5"]) == 1  # 10 frames: 5 such pairs
     for variant in ("chunks", "chunks+seams"):
         assert int(by_variant["vtest", variant]["borders"]) >= 1
         assert finite(by_variant["vtest", variant]["worst border / inner p95"]) > 0
