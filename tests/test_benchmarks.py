@@ -197,7 +197,7 @@ def test_gpu_benchmark_runs_only_the_chosen_parts(tmp_path):
     assert text.startswith(others)  # the other sections kept; this one replaced or added at the end
     section = text[len(others):].strip()
     assert section.startswith(HEADING)
-    assert "`python benchmarks/gpu.py --quick --parts profile,quality`" in section
+    assert "`python benchmarks/gpu.py --quick --parts profile,quality --budget 450`" in section
     assert f"Parts run: 6 (`profile`), 10 (`quality`) of the {len(PARTS)}" in section
     assert section_parts(section) == ["Profile of a later frame", "Quality: CPU against this device"]
     (kinds_header, kinds_rows), (profile_header, profile_rows), (quality_header, quality_rows) = \
