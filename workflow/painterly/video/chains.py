@@ -50,7 +50,7 @@ class Chain:
 
 # A chain's frames wait as PNGs only until their chunk is packed into its segment: the
 # fastest zlib level writes them 4-5x faster (a 512x384 frame: 15 against 71 ms of a core,
-# 13% larger), and a GPU job's CPU threads are what bound it (benchmarks/RESULTS.md, GPU).
+# 13% larger), and a GPU job's flows and writes share its CPU threads.
 PENDING_PNG_LEVEL = 1
 
 

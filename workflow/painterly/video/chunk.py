@@ -5,11 +5,11 @@ that imports torch and loads VGG-19 costs seconds, more than a warm GPU needs pe
 In temporal mode the chunk is one chain (painterly.video.chains) that starts afresh at its
 first frame: the chunk's lead-in frames, if it has any (painterly.video.shots), then its own.
 
-One frame of a chain leaves a large GPU mostly idle, so there a chunk is split as a long
-shot is split into chunks: into sub-chains advanced in one batch (frame t of each is one
-batch), each after the first leading in over the last frames of the one before, the two
-cross-faded over those frames as chunks are (painterly.video.seams). The chunk's own lead-in
-stays with the first sub-chain. On the CPU a chunk stays one chain.
+Asked for (the ``sub_chains`` setting), a chunk is split as a long shot is split into
+chunks: into sub-chains advanced in one batch (frame t of each is one batch), each after
+the first leading in over the last frames of the one before, the two cross-faded over those
+frames as chunks are (painterly.video.seams). The chunk's own lead-in stays with the first
+sub-chain. By default a chunk stays one chain, on every device.
 
 A killed job loses no finished frame. Frames are written, as they finish, into a hidden
 directory beside the output that records what they were made from; the rerun keeps them
