@@ -93,6 +93,7 @@ class Plan:
     chain_size: int = 512
     clip_frames: int = 30
     chain_frames: int = 16
+    warm_frames: int = 3  # a chain's warm-up: a later frame runs eagerly, the next is captured
     batches: tuple[int, ...] = (8,)
     # Later frames get the `default` preset's budget (config.yaml), the goal's iteration count.
     chain_settings: dict = field(default_factory=lambda: {"frame_iterations": 20})
@@ -118,9 +119,9 @@ class Plan:
     matmul_size: int = 8192
 
 
-QUICK = Plan(chain_size=64, clip_frames=6, chain_frames=4, batches=(2,),
+QUICK = Plan(chain_size=48, clip_frames=6, chain_frames=4, warm_frames=1, batches=(2,),
              chain_settings={"iterations": 8, "pyramid_min_size": 32, "frame_iterations": 4},
-             job_frames=12, job_settings={"iterations": 8, "pyramid_min_size": 32, "frame_iterations": 4},
+             job_frames=8, job_settings={"iterations": 8, "pyramid_min_size": 32, "frame_iterations": 4},
              repro_frames=2, hd_size=96, hd_frames=1,
              profile_iterations=3, memory_sizes=(96, 128), memory_iterations=2,
              hq_settings={"size": 64, "iterations": 8, "pyramid_min_size": 32, "frame_iterations": 4}, hq_frames=4,
@@ -253,11 +254,11 @@ def chain_throughput(bench: Bench) -> str:
         def run(label=label, changes=changes, path=path, chains=chains, index=index):
             stylizer = stylizer_for(bench, settings.replace(**changes), path)
             windows = spread_windows(len(bench.frames), plan.chain_frames, chains)
-            # Warm-up on each window's first 3 frames: compilation, cuDNN's choice of algorithms
+            # Warm-up on each window's first frames: compilation, cuDNN's choice of algorithms
             # for every size, and (graphs) a later frame runs eagerly and the next is captured,
             # so the timed run replays from its second frame on, as a long chunk does.
             warm_start = time.perf_counter()
-            run_chains(stylizer, bench.targets, bench.frames, [(first, 3) for first, _ in windows],
+            run_chains(stylizer, bench.targets, bench.frames, [(first, plan.warm_frames) for first, _ in windows],
                        bench.out(f"chains{index}-warm"))
             warm = time.perf_counter() - warm_start
             stamps = frame_steps(stylizer, lambda: run_chains(stylizer, bench.targets, bench.frames, windows,
@@ -271,7 +272,7 @@ def chain_throughput(bench: Bench) -> str:
     base = rows[0][5] if rows and rows[0][0] == configs[0][0] else None
     for row in rows:
         row.append(row[5] / base if base else "n/a")
-    table = print_table(["run", "chains", "iterations per later frame", "warm-up s (3 frames, compiling included)",
+    table = print_table(["run", "chains", "iterations per later frame", f"warm-up s ({plan.warm_frames} frames, compiling included)",
                          "first frame s", "later frames/s", f"frames/s over {plan.chain_frames} frames",
                          "later frames/s vs first row"], rows)
     verdict = goal_line(f"One stream in real time ({bench.args.realtime_fps:g} later frames/s at {bench.width}x"
@@ -280,7 +281,7 @@ def chain_throughput(bench: Bench) -> str:
     return (f"{bench.width}x{bench.height}, frames of `data/vtest.mp4` (upscaled), chains of {plan.chain_frames} "
             f"frames (starts spread over the clip): first frame {settings.iterations} iterations over the pyramid "
             f"{settings.pyramid_sizes()}, later frames {settings.frame_iterations} at full size (the `default` "
-            f"preset's), early stop {settings.tolerance:g}. Each row after a warm-up on 3 frames; per-step times "
+            f"preset's), early stop {settings.tolerance:g}. Each row after a warm-up on {plan.warm_frames} frames; per-step times "
             f"include reading, flows, warping and writing.\n\n{table}{verdict}")
 
 

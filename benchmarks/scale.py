@@ -1,7 +1,7 @@
 """Film scale: the disk a video's run leaves behind, and the DAG of a long video.
 
     python benchmarks/scale.py                      # 240 frames at 160x120, a 20,000-frame DAG, against eac5ec6
-    python benchmarks/scale.py --quick              # smoke run: 12 frames at 48 px, a 200-frame DAG, against HEAD
+    python benchmarks/scale.py --quick              # smoke run: 10 frames at 48 px, a 200-frame DAG, against HEAD
 
 One invocation measures this checkout and, side by side, the revision ``--before`` (checked
 out into a temporary git worktree, its Snakefile run with its own engine):
@@ -45,7 +45,7 @@ from painterly.video.seams import final_frames  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 STYLE = REPO / "data" / "starry_night.jpg"
-QUICK = {"frames": 12, "size": 48, "shot": 6, "chunk": 4, "dag_frames": 200, "before": "HEAD"}
+QUICK = {"frames": 10, "size": 48, "shot": 6, "chunk": 4, "dag_frames": 200, "before": "HEAD"}
 FILM_FRAMES, FILM_PIXELS = 173_000, 1920 * 1080
 # What a row's own results are, not intermediates: the video, its preview, records and report.
 FINAL = {"clip.mp4", "preview.jpg", "clip.json", "warp_error.tsv", "report"}

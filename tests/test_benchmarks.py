@@ -84,7 +84,7 @@ def test_workflow_benchmark_times_snakemake_and_the_dag():
 @pytest.mark.slow
 def test_scale_benchmark_measures_disk_and_dag_beside_the_revision_before():
     output = run_benchmark("scale.py", "--quick")
-    assert "# Intermediates of one video: 12 frames at 48x36" in output  # per frame of the clip, not the DAG's
+    assert "# Intermediates of one video: 10 frames at 48x36" in output  # per frame of the clip, not the DAG's
     tables = markdown_tables(output)
     (header, rows), (speed_header, speed_rows), (dag_header, dag_rows), (film_header, film_rows) = tables[:4]
     codec_header, codec_rows = tables[4]
