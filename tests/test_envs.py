@@ -131,7 +131,10 @@ def test_every_job_runs_in_its_env(rule_envs, env_venv, workspace):
         f"import os, sys; open({str(probe)!r}, 'a').write(f'{{os.getpid()}} {{sys.prefix}}\\n')\n")
 
     # Snakemake runs from the test's interpreter; the jobs' `python` is the env's, first on PATH.
-    env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    # The env was installed without byte-compiling, so its jobs keep what they compile, in the
+    # venv (with PYTHONDONTWRITEBYTECODE set, every torch job compiled torch afresh: 10 s each).
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", PYTHONPYCACHEPREFIX=str(venv / "pycache"))
     result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
                              "--directory", str(workspace), "--configfile", str(workspace / "config.yaml"),
                              "--cores", "2"], capture_output=True, text=True, env=env, timeout=900)
