@@ -8,7 +8,7 @@ from pathlib import Path
 from collections.abc import Callable
 
 # One torch thread per process, in this one and in every command a test starts: the suite
-# runs on three workers (pyproject.toml) beside the jobs they start, and OpenMP threads that
+# runs on four workers (pyproject.toml) beside the jobs they start, and OpenMP threads that
 # wait on busy cores made a shared 2-core runner 12x slower than one thread each.
 os.environ["OMP_NUM_THREADS"] = "1"
 
@@ -67,7 +67,9 @@ def pytest_collection_modifyitems(config, items):
     appending ``@group`` to ``item._nodeid``, which pytest 9 no longer reads (its node id
     is ``item._id``), so the groups fell apart and a worker sat idle on the SLURM lock
     while another ran the cluster. Do what xdist means to, on the attribute pytest reads,
-    and hand the groups out first: each is minutes of work that one worker does alone."""
+    and hand the groups out first: each is minutes of work that one worker does alone. The
+    other slow tests come next (in file order otherwise), so that the run does not end on one
+    long test while the other workers have nothing left."""
     if not getattr(config.option, "loadgroup", False):
         return
     try:
@@ -78,7 +80,11 @@ def pytest_collection_modifyitems(config, items):
         group = item.get_closest_marker("xdist_group")
         if group and "@" not in item.nodeid and hasattr(item, "_id"):
             item._id = coerce_node_id(f"{item.nodeid}@{group.args[0]}")
-    items.sort(key=lambda item: "@" not in item.nodeid)
+    def order(item):
+        grouped = "@" in item.nodeid
+        return not grouped, not grouped and item.get_closest_marker("slow") is None
+
+    items.sort(key=order)
 
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
