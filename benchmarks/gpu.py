@@ -272,8 +272,8 @@ def chain_throughput(bench: Bench) -> str:
     base = rows[0][5] if rows and rows[0][0] == configs[0][0] else None
     for row in rows:
         row.append(row[5] / base if base else "n/a")
-    table = print_table(["run", "chains", "iterations per later frame", f"warm-up s ({plan.warm_frames} frames, compiling included)",
-                         "first frame s", "later frames/s", f"frames/s over {plan.chain_frames} frames",
+    table = print_table(["run", "chains", "iterations per later frame",
+                         f"warm-up s ({plan.warm_frames} frames, compiling included)", "first frame s", "later frames/s", f"frames/s over {plan.chain_frames} frames",
                          "later frames/s vs first row"], rows)
     verdict = goal_line(f"One stream in real time ({bench.args.realtime_fps:g} later frames/s at {bench.width}x"
                         f"{bench.height}, one chain)", [row for row in rows if row[1] == 1], 5,
@@ -281,8 +281,8 @@ def chain_throughput(bench: Bench) -> str:
     return (f"{bench.width}x{bench.height}, frames of `data/vtest.mp4` (upscaled), chains of {plan.chain_frames} "
             f"frames (starts spread over the clip): first frame {settings.iterations} iterations over the pyramid "
             f"{settings.pyramid_sizes()}, later frames {settings.frame_iterations} at full size (the `default` "
-            f"preset's), early stop {settings.tolerance:g}. Each row after a warm-up on {plan.warm_frames} frames; per-step times "
-            f"include reading, flows, warping and writing.\n\n{table}{verdict}")
+            f"preset's), early stop {settings.tolerance:g}. Each row after a warm-up on {plan.warm_frames} frames; "
+            f"per-step times include reading, flows, warping and writing.\n\n{table}{verdict}")
 
 
 def goal_line(goal: str, rows: list[list], column: int, target: float, unit: str, higher_is_better: bool = True) -> str:
