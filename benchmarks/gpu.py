@@ -273,7 +273,8 @@ def chain_throughput(bench: Bench) -> str:
     for row in rows:
         row.append(row[5] / base if base else "n/a")
     table = print_table(["run", "chains", "iterations per later frame",
-                         f"warm-up s ({plan.warm_frames} frames, compiling included)", "first frame s", "later frames/s", f"frames/s over {plan.chain_frames} frames",
+                         f"warm-up s ({plan.warm_frames} frames, compiling included)", "first frame s",
+                         "later frames/s", f"frames/s over {plan.chain_frames} frames",
                          "later frames/s vs first row"], rows)
     verdict = goal_line(f"One stream in real time ({bench.args.realtime_fps:g} later frames/s at {bench.width}x"
                         f"{bench.height}, one chain)", [row for row in rows if row[1] == 1], 5,
