@@ -188,17 +188,16 @@ def main() -> None:
                                    plain_average_pictures(tmp / "chunks+seams", name, runs["chunks+seams"][1]))
             style_of = {label: np.array([evaluator.distances(frame, content, style)[0]
                                          for frame, content in zip(final, inputs)]) for label, (_, final) in runs.items()}
-            errors_at = {label: {distance: np.array([styled for styled, _ in pairs]) for distance, pairs in
+            all_pairs = {label: {distance: np.array([styled for styled, _ in pairs]) for distance, pairs in
                                  warp_errors(((np.asarray(a), np.asarray(b)) for a, b in zip(inputs, final)),
                                              WARP_DISTANCES).items()}
                          for label, (_, final) in runs.items()}
-            pairs_of = {label: errors[1] for label, errors in errors_at.items()}
+            pairs_of = {label: errors[1] for label, errors in all_pairs.items()}
             within_shot = {k: np.array([not any(t < cut <= t + k for cut in true_cuts)
                                         for t in range(len(inputs) - k)], dtype=bool) for k in WARP_DISTANCES}
             errors_at = {label: {k: errors[k][within_shot[k]] for k in WARP_DISTANCES}
-                         for label, errors in errors_at.items()}
+                         for label, errors in all_pairs.items()}
             one_chain[name] = (runs["one chain"][1], inputs, style_of["one chain"])
-            inside_shot = np.array([t + 1 not in true_cuts for t in range(len(inputs) - 1)])
             for label, (root, final) in runs.items():
                 errors = pairs_of[label]
                 borders, cuts = borders_and_cuts(root, name)
@@ -206,7 +205,7 @@ def main() -> None:
                 seams_at = [b - 1 for b in borders if b not in true_cuts]
                 worst = max((errors[i] for i in seams_at), default=float("nan"))
                 style_ratio = style_of[label] / style_of["one chain"]
-                pair_ratio = errors[inside_shot] / np.maximum(pairs_of["one chain"][inside_shot], 1e-12)
+                pair_ratio = errors[within_shot[1]] / np.maximum(pairs_of["one chain"][within_shot[1]], 1e-12)
                 after_cut = [style_of[label][c] / style_of[label][0] for c in true_cuts]
                 rows.append([name, label, len(borders), round(float(errors.sum()), 4),
                              round(float(errors.sum() / pairs_of["one chain"].sum()), 3),
