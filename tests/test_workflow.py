@@ -118,6 +118,7 @@ def test_first_run_makes_every_output(first_run):
     for name in ("clip", "photo"):
         assert (workdir / f"results/{name}/preview.jpg").stat().st_size > 0
         assert (workdir / f"results/logs/{name}").is_dir()
+    assert not (workdir / "results/.run.lock").exists()  # only a live run has one
     assert not list(workdir.rglob(".*.tmp")) and not list((workdir / "results").rglob(".encode.*"))
 
 
@@ -341,22 +342,9 @@ def test_a_second_run_is_refused_while_the_first_is_alive_even_after_unlock(work
         first.wait()
 
 
-def test_the_run_lock_file_is_gone_when_a_run_ends(tmp_path):
-    """Only a live run leaves results/.run.lock: gone after a run that succeeds and after one that fails."""
-    Image.open(STYLE).resize((48, 38)).save(tmp_path / "style.jpg")
-    Image.open(CONTENT).resize((48, 33)).save(tmp_path / "photo.png")
-    (tmp_path / "config.yaml").write_text(CONFIG)
-    write_sheet(tmp_path, {"photo": ROWS["photo"]})
-    snakemake(tmp_path)
-    assert (tmp_path / "results/photo/photo.png").is_file() and not (tmp_path / "results/.run.lock").exists()
-    write_sheet(tmp_path, {"photo": "photo\tphoto.png\tstyle.jpg\t1e39\n"})  # a diverging weight: the job fails
-    assert snakemake(tmp_path, "--forceall", check=False).returncode != 0
-    assert not (tmp_path / "results/.run.lock").exists()
-
-
 def test_a_diverging_row_fails_alone_and_keep_going_finishes_the_rest(workspace):
     """An injected bad weight: one row's loss overflows; its job fails with one line, the
-    other rows are finished."""
+    other rows are finished, and the run's lock is gone with the run."""
     write_sheet(workspace, {**ROWS, "photo": "photo\tphoto.png\tstyle.jpg\t1e39\n"})
     # Both rows' results as the targets, all of their jobs forced: the report's parts would add nothing.
     result = snakemake(workspace, "results/clip/clip.mp4", "results/photo/photo.png", "--keep-going", "--forceall",
@@ -365,6 +353,7 @@ def test_a_diverging_row_fails_alone_and_keep_going_finishes_the_rest(workspace)
     log = (workspace / "results/logs/photo/stylize_image.log").read_text().strip().splitlines()
     assert log[-1].startswith("painterly: error: the loss became") and "lower --style-weight" in log[-1]
     assert (workspace / "results/clip/clip.mp4").is_file() and not (workspace / "results/photo/photo.png").exists()
+    assert not (workspace / "results/.run.lock").exists()  # a failed run's lock is gone too
 
 
 def test_sheet_columns_and_presets_reach_the_engine(tmp_path):
