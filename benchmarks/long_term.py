@@ -51,7 +51,7 @@ DISTANCES = (1, 5, 10, 20)
 # mean, their spread as the frame-to-frame noise a trend must exceed, and their difference
 # from the loop's first pass over the same source frames.
 DRIFT_WINDOW = 8
-QUICK = {"size": 32, "frames": 12, "long_clip": "", "set": ["iterations=6", "frame_iterations=3"]}
+QUICK = {"size": 32, "frames": 12, "long_clip": "", "set": ["iterations=4", "frame_iterations=2"]}
 
 
 def stylize_clip(frames: list[Path], targets: Path, out: Path, settings) -> tuple[list[np.ndarray], float]:

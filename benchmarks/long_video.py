@@ -62,7 +62,7 @@ CUT_THRESHOLD = 0.35
 # painting, still: at 32 px the street photo is too alike for a sure cut (explained 0.37 vs 0.29).
 QUICK = {"frames": 10, "size": 32, "chunk": 5, "seam": 2, "clip": str(REPO / "data" / "vtest.mp4"),
          "second_shot": str(REPO / "data" / "starry_night.jpg"), "second_shot_start": 0,
-         "set": ["iterations=8", "frame_iterations=4"]}
+         "set": ["iterations=4", "frame_iterations=2"]}
 
 
 # Warp error against one chain's at these frame distances (1 first): borders and seams

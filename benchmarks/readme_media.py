@@ -47,7 +47,7 @@ STRIP_FRAMES = 4
 STRIP_HEIGHT = 150
 GAP = 4
 # --quick: tiny pictures from a few iterations (write them elsewhere with --out).
-QUICK = {"size": 32, "set": ["iterations=8", "frame_iterations=4"]}
+QUICK = {"size": 32, "set": ["iterations=4", "frame_iterations=2"]}
 
 
 def painterly(*args: str) -> None:

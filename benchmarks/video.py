@@ -42,7 +42,7 @@ from painterly.engine.vgg import load_vgg  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 # --quick: every run on a few tiny frames, each with a few iterations.
 QUICK = {"frames": 3, "size": 48, "seed_iterations": 5,
-         "set": ["iterations=8", "pyramid_min_size=24", "frame_iterations=4"]}
+         "set": ["iterations=4", "pyramid_min_size=24", "frame_iterations=2"]}
 
 
 def seed_method(frames: list[Path], style_path: Path, out_dir: Path, device: torch.device, iterations: int = 400) -> None:
