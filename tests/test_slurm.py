@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import re
+import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -87,16 +90,20 @@ def test_slurm_benchmark_smoke_run_on_the_running_cluster(cluster):
     assert finite(rows[0][2]) == 0 and all(finite(row[1]) > 0 for row in rows)
 
 
-# Last: it runs for minutes, and the tests above count the jobs they find.
+# Last: it waits out a time limit, and the tests above count the jobs they find.
 @pytest.mark.slow
 def test_a_chunk_killed_at_its_time_limit_is_retried_with_more_time_and_resumes(cluster, tmp_path):
-    """A stylize job given one minute for a chunk that needs about two: SLURM kills it at its
-    limit, the profile's retry asks for more time, and the second try keeps the frames the
-    first one finished."""
+    """A stylize job given one minute: SLURM kills it at its limit, the profile's retry asks
+    for more time, and the second try keeps the frames the first one finished.
+
+    The first try is paused (SIGSTOP) once it has finished a few frames, so it outlives its
+    limit on a machine of any speed without computing for a minute (a chunk sized to need
+    two minutes finished within one on a faster machine)."""
     running, snakemake = cluster
-    write_clip(tmp_path / "long.mkv", frames=400, audio=False)
+    frames = 120
+    write_clip(tmp_path / "long.mkv", frames=frames, audio=False)
     Image.open(STYLE).resize((48, 38)).save(tmp_path / "style.jpg")
-    (tmp_path / "config.yaml").write_text(workflow_config(400, size=48, iterations=3, frame_iterations=2,
+    (tmp_path / "config.yaml").write_text(workflow_config(frames, size=48, iterations=3, frame_iterations=2,
                                                          pyramid_min_size=48, tolerance=0))
     (tmp_path / "jobs.tsv").write_text("name\tinput\tstyles\nlong\tlong.mkv\tstyle.jpg\n")
     command = [*snakemake, "results/long/long.mp4", "--workflow-profile", str(REPO / "profiles" / "slurm"),
@@ -104,8 +111,11 @@ def test_a_chunk_killed_at_its_time_limit_is_retried_with_more_time_and_resumes(
                str(tmp_path / "config.yaml"), "--slurm-status-command", "squeue",
                "--slurm-init-seconds-before-status-checks", "1", "--latency-wait", "5",
                "--set-resources", "stylize_frames:runtime=[1,30][attempt>1]"]  # minutes
-    result = subprocess.run(command, capture_output=True, text=True, env=running.env, timeout=1200)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=running.env) as run:
+        paused = pause_stylize_job(tmp_path, tmp_path / "results/long/styled/.0000.partial", finished=3)
+        output = run.communicate(timeout=1200)[0]
+    assert run.returncode == 0, output[-6000:]
+    assert paused, "the first try's stylize job was not found running"
 
     jobs = [dict(re.findall(r"(\w+)=(\S*)", line)) for line in running.jobs().splitlines() if line.strip()]
     tries = [job for job in jobs if job["Comment"].startswith("rule_stylize_frames_wildcards_long")]
@@ -113,5 +123,27 @@ def test_a_chunk_killed_at_its_time_limit_is_retried_with_more_time_and_resumes(
         ("TIMEOUT", "00:01:00"), ("COMPLETED", "00:30:00")]
     log = (tmp_path / "results/logs/long/stylize_frames/0000.log").read_text()  # the second try's
     kept = re.search(r"resuming after (\d+) finished frames per chain", log)
-    assert kept and 0 < int(kept[1]) < 400, log
-    assert probe_output(tmp_path / "results/long/long.mp4")["frames"] == 400
+    assert kept and 3 <= int(kept[1]) < frames, log
+    assert probe_output(tmp_path / "results/long/long.mp4")["frames"] == frames
+
+
+def pause_stylize_job(workdir: Path, partial: Path, finished: int, timeout: float = 600) -> list[int]:
+    """Stop (SIGSTOP) the stylize job running in ``workdir`` once ``partial`` holds
+    ``finished`` frames; the PIDs stopped (none if no such job ran within ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(list(partial.glob("*.png"))) >= finished:
+            pids = [int(proc.name) for proc in Path("/proc").iterdir() if proc.name.isdigit()
+                    and _is_stylize_job(proc, workdir)]
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            return pids
+        time.sleep(0.05)
+    return []
+
+
+def _is_stylize_job(proc: Path, workdir: Path) -> bool:
+    try:
+        return b"stylize-frames" in (proc / "cmdline").read_bytes() and (proc / "cwd").resolve() == workdir.resolve()
+    except OSError:  # gone, or not ours to read
+        return False
