@@ -1,5 +1,7 @@
 """Optical flow, reliability masks, warping, and what temporal mode buys."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -130,6 +132,13 @@ def test_raft_runs_from_a_local_weights_file(tmp_path):
     image = textured()
     estimate = flow(image, np.roll(image, 2, axis=1), str(path))
     assert estimate.shape == (64, 80, 2) and estimate.dtype == np.float32 and np.isfinite(estimate).all()
+    # A stylize job computes flows on several threads at once, all with the one cached model
+    # (torchvision's RAFT keeps its correlation pyramid on the module between calls).
+    pairs = [(textured(seed=seed), np.roll(textured(seed=seed), 2, axis=1)) for seed in range(4)] * 3
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda pair: flow(*pair, str(path)), pairs))
+    for (a, b), estimated in zip(pairs, together):
+        np.testing.assert_allclose(estimated, flow(a, b, str(path)), atol=1e-4)
     torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
     with pytest.raises(PainterlyError, match="not a torchvision RAFT state dict"):
         flow(image, image, str(tmp_path / "other.pth"))

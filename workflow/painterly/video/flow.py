@@ -8,6 +8,7 @@ into frame a's pixel grid: warp(b, w)(x) = b(x + w(x)).
 from __future__ import annotations
 
 import functools
+import threading
 from pathlib import Path
 
 import cv2
@@ -35,6 +36,12 @@ def flow(a: np.ndarray, b: np.ndarray, method: str = "dis") -> np.ndarray:
     if method == "farneback":
         return cv2.calcOpticalFlowFarneback(_gray(a), _gray(b), None, 0.5, 4, 15, 3, 5, 1.2, 0)
     raise PainterlyError(f"unknown flow method {method!r}; use {', '.join(FLOW_METHODS)} or a RAFT .pth file")
+
+
+# torchvision's RAFT keeps each call's correlation pyramid on the module, so two threads
+# running the one cached model at once mix their pyramids (a stylize job computes flows on
+# several threads): one call at a time (each already uses torch's intra-op threads).
+_RAFT_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=2)
@@ -70,7 +77,7 @@ def _raft_flow(a: np.ndarray, b: np.ndarray, path: str) -> np.ndarray:
         tensor = torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 127.5 - 1
         return F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)
 
-    with torch.no_grad():
+    with torch.no_grad(), _RAFT_LOCK:
         estimate = _raft(path)(prepare(a), prepare(b))[-1]
     estimate = F.interpolate(estimate, size=(height, width), mode="bilinear", align_corners=False)[0]
     estimate[0] *= width / size[1]
