@@ -4,8 +4,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+import torch
 
-from painterly.video.flow import flow, reliability, warp
+from painterly.video.chains import held_target
+from painterly.engine.losses import temporal_difference
+from painterly.video.flow import flow, reliability, reliable_flow, warp, with_still_pixels
 from painterly.media.io import load_frame
 from painterly.video.metrics import warp_error, warp_errors
 from painterly.media.segments import load_frames
@@ -57,6 +60,59 @@ def test_mask_marks_the_disoccluded_strip_not_the_static_background():
     assert static.mean() > 0.95, static.mean()
 
 
+def test_still_background_beside_a_moving_thing_is_held_still_and_the_thing_keeps_its_flow(content_image):
+    """DIS estimates flow on overlapping patches, so the still background beside a moving
+    thing gets part of its motion, and the reliability check then gives that background up
+    (a motion boundary): it was repainted every frame the thing passed. with_still_pixels
+    holds it still (zero flow, reliable); the thing's own flow, and a pan's, stay as they were."""
+    photo = np.asarray(content_image.resize((160, 110)))
+    background, patch = photo[10:98, 10:138], textured(24, 24, seed=1)
+    before, after = background.copy(), background.copy()
+    before[32:56, 40:64] = patch
+    after[32:56, 44:68] = patch  # moves 4 px right
+    backward, reliable = reliable_flow(after, before)
+    beside = np.ones(after.shape[:2], bool)
+    beside[26:62, 34:74] = False  # the background, 6 px clear of the patch at either place
+    given_up, dragged = beside & (reliable == 0), beside & (np.linalg.norm(backward, axis=-1) > 0.5)
+    assert given_up.sum() > 100 and dragged.sum() > 5
+    held, held_reliable = with_still_pixels(after, before, backward, reliable)
+    assert held_reliable[given_up].mean() > 0.8 and (np.linalg.norm(held[dragged], axis=-1) < 0.5).all()
+    assert (held[held_reliable > reliable] == 0).all()  # held still, not along the patch
+    inside = (slice(36, 52), slice(48, 64))
+    assert np.array_equal(held[inside], backward[inside]) and abs(np.median(held[inside][..., 0]) + 4) < 0.5
+
+    for shift in (1.0, 0.5):  # a pan over the photo, a pixel and half a pixel a frame: no pixel held still
+        first, later = (np.asarray(content_image.transform((128, 88), 0, (1, 0, 10 + x, 0, 1, 10), resample=3))
+                        for x in (0, shift))
+        backward, reliable = reliable_flow(later, first)
+        held, _ = with_still_pixels(later, first, backward, reliable)
+        assert (held != backward).any(-1).mean() < 0.01
+
+
+def test_a_pixel_held_by_more_earlier_results_is_held_harder():
+    """Ruder et al.'s long-term terms sum_k (x - w_k)^2 over the reliable results: where both
+    the previous result (0.6) and the one 5 back (0.2) are reliable, the frame is held to
+    their average twice as hard as where only the previous one is ("sum"); "average" holds
+    both like one term, to the same targets."""
+    earlier = [torch.full((1, 3, 4, 6), value) for value in (0.2, 0.0, 0.0, 0.0, 0.6)]
+    still = torch.zeros(1, 4, 6, 2)
+    one_back = torch.ones(1, 1, 4, 6)
+    five_back = one_back.clone()
+    five_back[..., 3:] = 0
+    flows = {1: (still, one_back), 5: (still, five_back)}
+    target, weight = held_target(earlier, flows, "cpu", "sum")
+    assert torch.allclose(target[..., :3], torch.tensor(0.4)) and torch.allclose(target[..., 3:], torch.tensor(0.6))
+    assert weight[..., :3].eq(2).all() and weight[..., 3:].eq(1).all()
+    averaged, one_term = held_target(earlier, flows, "cpu", "average")
+    assert torch.equal(averaged, target) and one_term.eq(1).all()
+    # The term: a frame 0.1 off everywhere is penalized twice as much where held twice as hard.
+    left = torch.zeros_like(weight)
+    left[..., :3] = weight[..., :3]
+    right = weight - left
+    assert torch.allclose(temporal_difference(target + 0.1, target, left),
+                          2 * temporal_difference(target + 0.1, target, right))
+
+
 def test_temporal_mode_lowers_warp_error_on_a_real_clip(tmp_path, style_image, vgg):
     write_clip(tmp_path / "clip.mkv", frames=5, audio=False)
     meta = extract_frames(tmp_path / "clip.mkv", tmp_path / "frames", tmp_path / "meta.json", size=64)
@@ -77,11 +133,13 @@ def test_farther_temporal_frames_keep_texture_from_swimming(tmp_path, style_imag
     """Held only to the previous result, a chain's texture on a still background drifts a
     little every frame, and frames 4 apart differ far more than their source does. Held to
     the result 4 frames back as well (``temporal_frames``), it stays put over those frames,
-    and neighbours stay as steady."""
+    and neighbours stay as steady. (Still pixels off: at 48 px DIS gives this clip's whole
+    background part of the square's motion, and the metric measures with that same flow.)"""
     write_clip(tmp_path / "clip.mkv", frames=12, audio=False)
     meta = extract_frames(tmp_path / "clip.mkv", tmp_path / "frames", tmp_path / "meta.json", size=48)
     frames = frame_paths(tmp_path / "frames", 0, meta["frame_count"])
-    settings = Settings(size=48, pyramid_min_size=48, iterations=30, frame_iterations=8, device="cpu", tolerance=0)
+    settings = Settings(size=48, pyramid_min_size=48, iterations=30, frame_iterations=8, device="cpu", tolerance=0,
+                        temporal_still=False)
     Stylizer(settings, vgg).targets([style_image]).save(tmp_path / "targets.pt")
     inputs = [load_frame(path) for path in frames]
     errors = {}

@@ -7,8 +7,9 @@ terms differed by orders of magnitude and grew with image size. Here
 * each style layer's loss is the Gram MSE divided by the mean squared target Gram, with
   Grams normalised by C*H*W;
 * total variation is the mean squared difference of neighbouring pixels in [0, 1];
-* the temporal term (video) is the mean squared difference to the warped previous
-  result over the pixels the optical flow vouches for.
+* the temporal term (video) is the squared difference to the warped earlier results,
+  weighted by how many of them the optical flow vouches for at each pixel, over the count
+  of pixels held.
 
 Every term is a mean, so each pixel's gradient share does not depend on the image size:
 the same weights give the same look at 128 px and 1024 px, and content and style terms
@@ -40,10 +41,12 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
     return _per_image_mean(dy.pow(2)) + _per_image_mean(dx.pow(2))
 
 
-def temporal_difference(image: torch.Tensor, warped_previous: torch.Tensor, reliable: torch.Tensor) -> torch.Tensor:
-    """Per image: mean squared difference to the warped previous frame over the reliable pixels only, (N,)."""
-    squared = ((image - warped_previous).pow(2) * reliable).flatten(1).sum(1)
-    return squared / (image.shape[1] * reliable.flatten(1).sum(1).clamp_min(1.0))
+def temporal_difference(image: torch.Tensor, held: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Per image: squared difference to what the frame is held to, weighted per pixel, over the
+    count of held pixels (weight > 0), (N,). With weights 0 and 1 (held where the flow is
+    reliable): the mean squared difference over the reliable pixels."""
+    squared = ((image - held).pow(2) * weight).flatten(1).sum(1)
+    return squared / (image.shape[1] * (weight > 0).flatten(1).sum(1).clamp_min(1))
 
 
 def relative_mse(value: torch.Tensor, target: torch.Tensor, target_power: torch.Tensor) -> torch.Tensor:

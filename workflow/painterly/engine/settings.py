@@ -30,8 +30,8 @@ def setting(default, help: str, *, minimum=None, above=None, choices=None, targe
 
 
 # Read only by a video run (frame chains, optical flow, sub-chains): an image's record leaves them out.
-VIDEO_ONLY = frozenset({"temporal", "temporal_weight", "temporal_frames", "frame_iterations", "sub_chains",
-                        "flow_method"})
+VIDEO_ONLY = frozenset({"temporal", "temporal_weight", "temporal_frames", "temporal_hold", "temporal_still",
+                        "frame_iterations", "sub_chains", "flow_method"})
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,15 @@ class Settings:
         (1, 5, 10), "video, temporal mode: the earlier results each frame is held to, as frames back, each warped "
         "by its own flow where reliable (after Ruder et al.'s long-term loss): 1 is the previous frame; the farther "
         "ones keep texture from swimming over seconds", minimum=1)
+    temporal_hold: str = setting(
+        "sum", "video, temporal mode: how firmly a pixel is held to those results: sum, with the temporal weight "
+        "for each one reliable there (Ruder et al.'s long-term loss: still pixels, reliable in all, are held "
+        "hardest); average, with the weight of one term to their average (the method before)",
+        choices=("sum", "average"))
+    temporal_still: bool = setting(
+        True, "video, temporal mode: a pixel whose neighbourhood matches the earlier frame's at the same place "
+        "clearly better than where the flow points is held where it is (flow spreads a moving thing's motion over "
+        "the still background beside it, which was dragged and repainted); false: the flow alone")
     frame_iterations: int = setting(40, "video, temporal mode: iterations of each frame after a chain's first "
                                     "(which gets `iterations`), at full size from the warped previous result", minimum=1)
     sub_chains: int = setting(0, "video: chains one stylize job advances in one batch (its chunk split like chunks "

@@ -133,10 +133,11 @@ class Stylizer:
         """Stylize a batch of content images (B, 3, H, W) in [0, 1]: B independent problems
         (one frame of each of B video chains) that share every kernel launch.
 
-        ``previous`` (video, temporal mode) is (warped previous results, reliability masks),
+        ``previous`` (video, temporal mode) is (what each frame is held to: earlier results
+        warped into it, per-pixel weights of that hold, 0 where no flow is reliable),
         (B, 3, H, W) and (B, 1, H, W) at the content's size: the optimization then starts
-        from the warped result (the content where the flow is unreliable), runs
-        ``frame_iterations`` at full size only, and adds the temporal term.
+        from the held image (the content where the weight is 0), runs ``frame_iterations``
+        at full size only, and adds the temporal term.
         """
         try:
             return self._stylize_batch(content, targets, progress, previous)
@@ -156,11 +157,11 @@ class Stylizer:
         work_content = color.luminance(content) if settings.preserve_colors else content
         sizes, schedule, image, temporal = settings.pyramid_sizes(), settings.iteration_schedule(), None, None
         if previous is not None:
-            warped, reliable = (self._to_device(t) for t in previous)
+            held, weight = (self._to_device(t) for t in previous)
             if settings.preserve_colors:
-                warped = color.luminance(warped)
-            sizes, schedule, temporal = sizes[-1:], [settings.frame_iterations], (warped, reliable)
-            image = reliable * warped + (1 - reliable) * work_content
+                held = color.luminance(held)
+            sizes, schedule, temporal = sizes[-1:], [settings.frame_iterations], (held, weight)
+            image = torch.where(weight > 0, held, work_content)
         losses = [[] for _ in range(content.shape[0])]
         bar = tqdm(total=sum(schedule), desc="stylize", unit="it", disable=not progress, leave=False)
         with bar:

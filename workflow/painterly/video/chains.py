@@ -29,7 +29,7 @@ from ..engine.settings import Settings
 from ..engine.style_targets import StyleTargets
 from ..engine.stylize import Stylizer
 from ..media.io import DecodedFrame, frame_image, image_to_tensor, resize_long_side, save_image
-from .flow import reliable_flow
+from .flow import reliable_flow, with_still_pixels
 from .loss_records import write_frame_record
 
 
@@ -84,7 +84,8 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
                 content = torch.stack([inputs[index][0] for index in group])
                 prior = None
                 if group is continuing:
-                    held = [held_target(earlier[index], inputs[index][1], stylizer.device) for index in group]
+                    held = [held_target(earlier[index], inputs[index][1], stylizer.device, settings.temporal_hold)
+                            for index in group]
                     prior = (torch.cat([target for target, _ in held]), torch.cat([mask for _, mask in held]))
                 for index, result in zip(group, stylizer.stylize_batch(content, targets, previous=prior)):
                     # Exactly what the PNG holds: a chain resumed from its files continues identically.
@@ -118,33 +119,38 @@ def _read(chain: Chain, t: int, settings: Settings):
         before = chain.frames[t - k] if t >= k else chain.history[t - k][0]
         earlier = resize_long_side(frame_image(before), settings.size)
         backward, reliable = reliable_flow(np.asarray(frame), np.asarray(earlier), settings.flow_method)
+        if settings.temporal_still:
+            backward, reliable = with_still_pixels(np.asarray(frame), np.asarray(earlier), backward, reliable)
         flows[k] = (torch.from_numpy(backward)[None], torch.from_numpy(np.ascontiguousarray(reliable))[None, None])
     return tensor, flows
 
 
-def held_target(earlier, flows: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """What a frame is held to: the results ``earlier`` (newest last) that ``flows`` (distance
-    -> backward flow, reliability) reach, each warped into the frame. Ruder's terms
-    sum_k c_k (x - w_k)^2 are one quadratic, sum_k c_k (x - target)^2 up to a constant, with
-    target = sum_k c_k w_k / sum_k c_k; it is weighted like one term (where any is reliable),
-    so the farther results change what a pixel is held to, not how firmly."""
+def held_target(earlier, flows: dict, device, hold: str = "sum") -> tuple[torch.Tensor, torch.Tensor]:
+    """What a frame is held to, and how firmly per pixel: the results ``earlier`` (newest
+    last) that ``flows`` (distance -> backward flow, reliability) reach, each warped into the
+    frame. Ruder et al.'s terms sum_k c_k (x - w_k)^2 are one quadratic, (sum_k c_k) (x - target)^2
+    up to a constant, with target = sum_k c_k w_k / sum_k c_k. ``hold`` "sum" keeps their weight,
+    the count of results reliable at the pixel (a still pixel is held by all and hardest);
+    "average" weighs the target like one term wherever any is reliable."""
     warped = [(warp_tensor(earlier[-k].to(device), flow.to(device)), reliable.to(device).float())
               for k, (flow, reliable) in sorted(flows.items())]
     total = sum(reliable for _, reliable in warped)
     target = sum(reliable * image for image, reliable in warped) / total.clamp_min(1e-6)
     # Where none is reliable the term is off; the previous result is still where a frame starts.
     target = torch.where(total > 0, target, warped[0][0])
-    return target, torch.stack([reliable for _, reliable in warped]).amax(0)
+    return target, total if hold == "sum" else (total > 0).float()
 
 
 def warp_tensor(image: torch.Tensor, displacement: torch.Tensor) -> torch.Tensor:
-    """Sample images (B, C, H, W) at x + displacement(x), displacement (B, H, W, 2) in pixels:
-    bilinear, edges replicated. flow.warp's twin for tensors on the device, where the
-    previous results already are (flow.warp serves the torch-free flow and metric code)."""
+    """Sample images (B, C, H, W) in [0, 1] at x + displacement(x), displacement (B, H, W, 2) in
+    pixels: bicubic, edges replicated. Bicubic, unlike flow.warp's bilinear: a result warped
+    again every frame of a pan is low-pass filtered every time, and held hard (``held_target``)
+    the blur stays (bilinear cost a slow pan 4% style distance). For tensors on the device,
+    where the previous results already are (flow.warp serves the torch-free flow and metric code)."""
     _, _, height, width = image.shape
     ys, xs = torch.meshgrid(torch.arange(height, device=image.device, dtype=torch.float32),
                             torch.arange(width, device=image.device, dtype=torch.float32), indexing="ij")
     x = (xs + displacement[..., 0]) * (2 / max(width - 1, 1)) - 1
     y = (ys + displacement[..., 1]) * (2 / max(height - 1, 1)) - 1
-    return F.grid_sample(image.float(), torch.stack([x, y], dim=-1), mode="bilinear", padding_mode="border",
-                         align_corners=True)
+    return F.grid_sample(image.float(), torch.stack([x, y], dim=-1), mode="bicubic", padding_mode="border",
+                         align_corners=True).clamp(0, 1)

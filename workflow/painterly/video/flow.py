@@ -116,3 +116,30 @@ def reliable_flow(a: np.ndarray, b: np.ndarray, method: str = "dis") -> tuple[np
     """
     forward = flow(a, b, method)
     return forward, reliability(forward, flow(b, a, method))
+
+
+# Where a pixel stands still (with_still_pixels): the window its neighbourhood is compared
+# in (px at the output size); the mean squared RGB difference (0-1 scale, summed over the
+# channels) below which the frames agree there (compression noise, not change); and by how
+# much the flow's match must be worse: over twice the still one's and by this much more, so
+# that ties (a flat area, where a pan's flow fits as well as none; a flat-shaded moving
+# shape, which matches itself either way) keep the flow.
+STILL_WINDOW = 7
+STILL_ERROR = 0.002
+STILL_MARGIN = 0.0001
+
+
+def with_still_pixels(a: np.ndarray, b: np.ndarray, flow_ab: np.ndarray, reliable: np.ndarray):
+    """``flow_ab`` and its reliability with still pixels set to zero flow and reliable: those
+    whose neighbourhood in frame ``a`` matches frame ``b`` at the same place within noise,
+    and at most half as far off as where the flow points. DIS estimates flow on overlapping
+    patches, so a moving thing's motion spreads over the still background beside it, which
+    was then warped along (or marked unreliable) and repainted every frame it passed."""
+    a, b = a.astype(np.float32) / 255, b.astype(np.float32) / 255
+
+    def mismatch(image):
+        return cv2.boxFilter(((a - image) ** 2).sum(-1), -1, (STILL_WINDOW, STILL_WINDOW))
+
+    still_error = mismatch(b)
+    still = (still_error < STILL_ERROR) & (mismatch(warp(b, flow_ab)) > 2 * still_error + STILL_MARGIN)
+    return np.where(still[..., None], 0, flow_ab).astype(np.float32), np.where(still, 1, reliable).astype(np.float32)
