@@ -4,6 +4,7 @@ source's own, and drift along one long shot.
     python benchmarks/long_term.py                      # bundled clip + 90 frames of vtest.avi, 96 px, CPU
     python benchmarks/long_term.py --variant strong --set-variant strong temporal_weight=200
     python benchmarks/long_term.py --drift-frames 1000  # and drift along 1,000 frames (long on a CPU)
+    python benchmarks/long_term.py --pan                # and a slow pan over data/building.jpg
     python benchmarks/long_term.py --quick              # smoke run: 12 frames of the bundled clip at 32 px
 
 Every clip is stylized as one temporal chain (painterly.video.chunk.stylize_frames: the
@@ -81,6 +82,22 @@ def looped(frames: list[Path], count: int, directory: Path) -> tuple[list[Path],
     return links, len(cycle)
 
 
+def slow_pan(photo: Path, path: Path, frames: int) -> Path:
+    """A camera panning slowly over ``photo``: a 384x288 window moving 1 px a frame (half a
+    pixel at 192 px, where bilinear warping blurs most), sub-pixel resampled, as H.264."""
+    import av
+
+    image = Image.open(photo).convert("RGB")
+    with av.open(str(path), "w") as video:
+        stream = video.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt, stream.options = 384, 288, "yuv420p", {"crf": "18"}
+        for t in range(frames):
+            window = image.transform((384, 288), Image.AFFINE, (1, 0, t, 0, 1, 20), resample=Image.BICUBIC)
+            video.mux(stream.encode(av.VideoFrame.from_image(window)))
+        video.mux(stream.encode())
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=96)
@@ -88,6 +105,8 @@ def main() -> None:
     parser.add_argument("--clip", default=str(REPO / "data" / "vtest.mp4"), help="the short clip")
     parser.add_argument("--long-clip", default=str(SAMPLES / "vtest.avi"),
                         help="a longer static-camera clip ('' for none)")
+    parser.add_argument("--pan", action="store_true",
+                        help="and a slow pan over data/building.jpg (half a pixel a frame at 192 px), H.264")
     parser.add_argument("--style", default=str(REPO / "data" / "starry_night.jpg"))
     add_settings_overrides(parser)
     parser.add_argument("--variant", action="append", default=[], help="a variant's name, beside today's")
@@ -116,6 +135,10 @@ def main() -> None:
         if args.long_clip:
             clips[f"{Path(args.long_clip).stem} (static camera)"] = clip_frames(args.long_clip, tmp / "long", args.size,
                                                                                 args.frames)
+        drift_clip = list(clips)[-1]  # the long clip, where there is one
+        if args.pan:
+            pan = slow_pan(REPO / "data" / "building.jpg", tmp / "pan.mp4", args.frames)
+            clips["building (slow pan)"] = clip_frames(pan, tmp / "pan", args.size, args.frames)
         targets = {name: tmp / f"targets-{name}.pt" for name in settings}
         for name, chosen in settings.items():
             Stylizer(chosen).targets([style]).save(targets[name])
@@ -132,7 +155,7 @@ def main() -> None:
                              "style distance", "content distance", "s / frame"], rows)
         drift_table = None
         if args.drift_frames:
-            long_frames = clips[list(clips)[-1]]
+            long_frames = clips[drift_clip]
             frames, period = looped(long_frames, args.drift_frames, tmp / "drift-frames")
             drift_rows, curves = [], {}
             for name, chosen in settings.items():

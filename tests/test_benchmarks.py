@@ -142,11 +142,12 @@ def test_long_video_benchmark_compares_chunking_variants(tmp_path):
 def test_long_term_benchmark_compares_variants_at_four_distances_and_drift(tmp_path):
     plot = tmp_path / "drift.png"
     # 16 drift frames of a 12-frame clip: the clip is looped back (frames met twice).
-    output = run_benchmark("long_term.py", "--quick", "--drift-frames", "16", "--variant", "strong",
+    output = run_benchmark("long_term.py", "--quick", "--pan", "--drift-frames", "16", "--variant", "strong",
                            "--set-variant", "strong", "temporal_weight=200", "--plot", str(plot))
     (header, rows), (drift_header, drift_rows) = markdown_tables(output)
     assert header[3:7] == [f"warp error / source's, {k} apart" for k in (1, 5, 10, 20)]
-    assert [row[:3] for row in rows] == [["vtest", "12", "today"], ["vtest", "12", "strong"]]
+    assert [row[:3] for row in rows] == [[clip, "12", variant] for clip in ("vtest", "building (slow pan)")
+                                         for variant in ("today", "strong")]
     for row in rows:  # 12 frames have no pair 20 apart
         assert all(finite(cell) > 0 for cell in row[3:6] + row[7:]) and row[6] == "-", row
     assert drift_header[:3] == ["variant", "frame", "style distance"] and len(drift_rows) == 10
