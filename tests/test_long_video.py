@@ -75,14 +75,17 @@ def test_a_seam_hides_the_border_between_two_chunks_and_keeps_the_style(tmp_path
     spreads the jump so no pair stands out. The fade keeps the texture's contrast, so its
     frames match the style closer to one chain's same frames than a plain average of the
     two chains does (here, at 48 px and a tiny budget, at most 1.5x one chain's style
-    distance against the average's 1.8x; at 96 px on real clips, 1.03x: benchmarks/RESULTS.md)."""
+    distance against the average's 1.8x; at 96 px on real clips, 1.03x: benchmarks/RESULTS.md).
+    Still pixels off: at 48 px DIS gives this clip's still background part of the square's
+    motion, and the warp error measures with that flow (tests/test_flow.py says more)."""
     write_clip(tmp_path / "clip.mkv", frames=12, audio=False)
     extract_frames(tmp_path / "clip.mkv", tmp_path / "frames", tmp_path / "meta.json", size=48)
     frames = frame_paths(tmp_path / "frames", 0, 12)
-    stylize_frames(frames, targets, tmp_path / "one", SETTINGS, progress=False)
-    stylize_frames(frames[:6], targets, tmp_path / "c0", SETTINGS, progress=False)
-    stylize_frames(frames[6:], targets, tmp_path / "c1", SETTINGS, progress=False)
-    stylize_frames(frames[2:], targets, tmp_path / "c1-lead", SETTINGS, progress=False, lead_in=4)
+    settings = SETTINGS.replace(temporal_still=False)
+    stylize_frames(frames, targets, tmp_path / "one", settings, progress=False)
+    stylize_frames(frames[:6], targets, tmp_path / "c0", settings, progress=False)
+    stylize_frames(frames[6:], targets, tmp_path / "c1", settings, progress=False)
+    stylize_frames(frames[2:], targets, tmp_path / "c1-lead", settings, progress=False, lead_in=4)
     assert segment_names(tmp_path / "c1-lead" / "lead-in.mkv") == [f"{i:06d}.png" for i in range(2, 6)]
     cross_fade(tmp_path / "c0", tmp_path / "c1-lead", tmp_path / "seam.mkv")
 
