@@ -125,7 +125,7 @@ def _read(chain: Chain, t: int, settings: Settings):
     return tensor, flows
 
 
-def held_target(earlier, flows: dict, device, hold: str = "sum") -> tuple[torch.Tensor, torch.Tensor]:
+def held_target(earlier, flows: dict, device, hold: str) -> tuple[torch.Tensor, torch.Tensor]:
     """What a frame is held to, and how firmly per pixel: the results ``earlier`` (newest
     last) that ``flows`` (distance -> backward flow, reliability) reach, each warped into the
     frame. Ruder et al.'s terms sum_k c_k (x - w_k)^2 are one quadratic, (sum_k c_k) (x - target)^2
