@@ -111,16 +111,16 @@ def _read(chain: Chain, t: int, settings: Settings):
     each distance k of ``temporal_frames`` that reaches a frame of the chain, the backward
     flow from frame t into frame t - k (1, H, W, 2) with its reliability mask (1, 1, H, W)."""
     frame = resize_long_side(frame_image(chain.frames[t]), settings.size)
-    tensor = image_to_tensor(frame)[0]
+    tensor, pixels = image_to_tensor(frame)[0], np.asarray(frame)
     flows = {}
     for k in settings.temporal_frames if settings.temporal else ():
         if t - k < -len(chain.history):
             continue  # before the chain: not held to it
         before = chain.frames[t - k] if t >= k else chain.history[t - k][0]
-        earlier = resize_long_side(frame_image(before), settings.size)
-        backward, reliable = reliable_flow(np.asarray(frame), np.asarray(earlier), settings.flow_method)
+        earlier = np.asarray(resize_long_side(frame_image(before), settings.size))
+        backward, reliable = reliable_flow(pixels, earlier, settings.flow_method)
         if settings.temporal_still:
-            backward, reliable = with_still_pixels(np.asarray(frame), np.asarray(earlier), backward, reliable)
+            backward, reliable = with_still_pixels(pixels, earlier, backward, reliable)
         flows[k] = (torch.from_numpy(backward)[None], torch.from_numpy(np.ascontiguousarray(reliable))[None, None])
     return tensor, flows
 
