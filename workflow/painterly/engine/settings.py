@@ -68,7 +68,7 @@ class Settings:
                              "keep it close to that where the flow is reliable (Ruder et al.); false: frames independent")
     temporal_weight: float = setting(50.0, "gamma, the weight of the temporal term", minimum=0)
     temporal_frames: tuple[int, ...] = setting(
-        (1, 5, 10), "video, temporal mode: the earlier results each frame is held to, as frames back, each warped "
+        (1, 5, 10, 20), "video, temporal mode: the earlier results each frame is held to, as frames back, each warped "
         "by its own flow where reliable (after Ruder et al.'s long-term loss): 1 is the previous frame; the farther "
         "ones keep texture from swimming over seconds", minimum=1)
     temporal_hold: str = setting(
