@@ -10,7 +10,10 @@ name others; --quick needs only the repository's data/ (a still picture as the s
 Every variant is the real workflow (snakemake) on the same clip and preset, side by side:
   one chain      chunk_frames >= the clip: one temporal chain, cuts ignored (the ideal for seams);
   chunks         chunks of --chunk frames, hard borders, cuts ignored (painterly before seams);
-  chunks+seams   the same chunks with `seam_frames` lead-in cross-fades and cut detection.
+  chunks+seams   the same chunks with `seam_frames` lead-in cross-fades and cut detection
+                 (chunk_borders: fade);
+  chunks continued  the same chunks, each continuing the chain before it inside a shot, and
+                 cut detection (chunk_borders: continue, the default).
 A fourth row, "seams, plain average", re-fades the chunks+seams run's own chunks as
 painterly did before its seams kept their texture (a plain cross-fade), from the same
 segments: the seam method before and after, on the same chains.
@@ -89,9 +92,10 @@ def make_clips(root: Path, frames: int, size: int, clip: Path, second_shot: Path
     return {"vtest": long_clip, "two-shots": two_shots}
 
 
-def run_variant(root: Path, clips: dict[str, Path], style: Path, preset: dict, chunk: int, seam: int, cuts: bool) -> float:
+def run_variant(root: Path, clips: dict[str, Path], style: Path, preset: dict, chunk: int, seam: int, cuts: bool,
+                borders: str = "fade") -> float:
     root.mkdir(parents=True)
-    config = workflow_config(chunk, seam_frames=seam, **preset)
+    config = workflow_config(chunk, seam_frames=seam, chunk_borders=borders, **preset)
     config = config.replace("cut_threshold: 0.35", f"cut_threshold: {CUT_THRESHOLD if cuts else 0}")
     (root / "config.yaml").write_text(config)
     rows = "".join(f"{name}\t{clip}\t{style}\n" for name, clip in clips.items())
@@ -170,7 +174,7 @@ def main() -> None:
     preset.update(settings_overrides(args.set))
     print(f"# {device_name(torch.device('cpu'))}; preset default at {args.size} px: {preset}\n")
     variants = {"one chain": (10**6, 0, False), "chunks": (args.chunk, 0, False),
-                "chunks+seams": (args.chunk, args.seam, True)}
+                "chunks+seams": (args.chunk, args.seam, True), "chunks continued": (args.chunk, 0, True, "continue")}
     evaluator, style = Evaluator(), load_image(args.style)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

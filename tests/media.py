@@ -101,12 +101,15 @@ def read_first_frame(path) -> np.ndarray:
     return np.frombuffer(data, np.uint8).reshape(height, width, 3)
 
 
-def workflow_config(chunk_frames: int, presets: dict | None = None, seam_frames: int = 0, **preset) -> str:
+def workflow_config(chunk_frames: int, presets: dict | None = None, seam_frames: int = 0, chunk_borders: str = "fade",
+                    **preset) -> str:
     """config.yaml for a tiny run: sheet jobs.tsv, results/, preset `tiny` of ``preset``
-    (the rows' default) and any other ``presets``."""
+    (the rows' default) and any other ``presets``; chunks of a shot independent unless
+    ``chunk_borders`` is "continue"."""
     config = {
         "jobs": "jobs.tsv", "results": "results", "preset": "tiny", "presets": {"tiny": preset, **(presets or {})},
-        "chunk_frames": chunk_frames, "seam_frames": seam_frames, "cut_threshold": 0.35, "extraction": {"fps": None},
+        "chunk_frames": chunk_frames, "seam_frames": seam_frames, "chunk_borders": chunk_borders,
+        "cut_threshold": 0.35, "extraction": {"fps": None},
         "stylize": {"threads": 1, "mem_mb": 1000, "runtime": 10, "gpu": 1},
     }
     return yaml.safe_dump(config, sort_keys=False)

@@ -116,7 +116,8 @@ def test_long_video_benchmark_compares_chunking_variants(tmp_path):
     assert header[:7] == ["clip", "variant", "borders", "warp error (sum)", "vs one chain",
                           "vs one chain at distance 5", "vs one chain at distance 10"]
     assert [row[:2] for row in rows] == [[clip, variant] for clip in ("vtest", "two-shots")
-                                         for variant in ("one chain", "chunks", "chunks+seams", "seams, plain average")]
+                                         for variant in ("one chain", "chunks", "chunks+seams", "chunks continued",
+                                                         "seams, plain average")]
     assert_measured(header, rows, labels=2)
     by_variant = {(row[0], row[1]): dict(zip(header, row)) for row in rows}
     for (clip, variant), row in by_variant.items():
@@ -129,9 +130,13 @@ def test_long_video_benchmark_compares_chunking_variants(tmp_path):
     # vtest is one shot: its borders are the chunks', each measured against the inner pairs.
     assert by_variant["vtest", "one chain"]["borders"] == "0"
     assert finite(by_variant["vtest", "one chain"]["vs one chain at distance 5"]) == 1  # 10 frames: 5 such pairs
-    for variant in ("chunks", "chunks+seams"):
+    for variant in ("chunks", "chunks+seams", "chunks continued"):
         assert int(by_variant["vtest", variant]["borders"]) >= 1
         assert finite(by_variant["vtest", variant]["worst border / inner p95"]) > 0
+    # Chunks that continue the chain before them are the one chain, frame for frame.
+    continued = by_variant["vtest", "chunks continued"]
+    assert finite(continued["vs one chain"]) == finite(continued["vs one chain at distance 5"]) == 1
+    assert finite(continued["worst pair / one chain's"]) == 1
     assert int(by_variant["two-shots", "chunks+seams"]["borders"]) >= 1  # a border at the cut
     assert drift_header[:2] == ["frame", "style distance"] and len(drift_rows) == 7
     assert_measured(drift_header, drift_rows)

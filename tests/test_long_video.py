@@ -23,6 +23,7 @@ from painterly.media.segments import load_frames
 from painterly.video.seams import cross_fade, final_frames
 from painterly.media.segments import read_segment, segment_names
 from painterly.engine.settings import Settings
+from painterly.errors import PainterlyError
 from painterly.video.shots import Chunk, plan_chunks, plan_video, read_chunk_plan
 from painterly.engine.stylize import Stylizer
 
@@ -47,6 +48,9 @@ def test_chunks_border_at_every_cut_and_split_long_shots_evenly():
     # A cut at 5: no lead-in reaches back over it, the chunk after it starts afresh.
     assert plan_chunks(12, [5], 4, 3) == [Chunk(0, 2, 0), Chunk(2, 5, 2), Chunk(5, 9, 0), Chunk(9, 12, 3)]
     assert plan_chunks(8, [3], 100, 8) == [Chunk(0, 3, 0), Chunk(3, 8, 0)]
+    # Chunks that continue the chain before them: only inside a shot, never across the cut.
+    assert plan_chunks(12, [5], 4, 3, continues=True) == [Chunk(0, 2, 0), Chunk(2, 5, 2, True), Chunk(5, 9, 0),
+                                                         Chunk(9, 12, 3, True)]
 
 
 def test_a_cut_is_found_where_the_scene_changes(tmp_path):
@@ -109,6 +113,26 @@ def test_a_seam_hides_the_border_between_two_chunks_and_keeps_the_style(tmp_path
                              zip(np.arange(1, 5) / 5, earlier, read_segment(tmp_path / "c1-lead" / "lead-in.mkv"))])
     assert max(faded / one) <= 1.6 and max(faded / one) < max(plain / one)
     assert (faded / one).mean() <= (plain / one).mean() - 0.1
+
+
+def test_a_chunk_that_continues_the_one_before_is_the_one_chain(tmp_path, targets):
+    """chunk_borders: continue. Held to the earlier chunk's last results (as far back as
+    temporal_frames reaches: 5 of its 8 here) instead of starting afresh, the later chunk
+    makes byte for byte the frames of one chain over both (the CPU is deterministic)."""
+    extract_frames(DATA / "vtest.mp4", tmp_path / "frames", tmp_path / "meta.json", size=48, end=14)
+    frames = frame_paths(tmp_path / "frames", 0, 14)
+    settings = SETTINGS.replace(temporal_frames=(1, 5))
+    stylize_frames(frames, targets, tmp_path / "one", settings, progress=False)
+    stylize_frames(frames[:8], targets, tmp_path / "c0", settings, progress=False)
+    stylize_frames(frames[3:], targets, tmp_path / "c1", settings, progress=False, lead_in=5,
+                   earlier_chunks=[tmp_path / "c0"])
+    assert sorted(p.name for p in (tmp_path / "c1").iterdir()) == ["frames.mkv", "losses.json"]  # no lead-in to fade
+    one = list(load_frames(final_frames([tmp_path / "one"])))
+    chunked = list(load_frames(final_frames([tmp_path / "c0", tmp_path / "c1"])))
+    assert len(chunked) == 14 and all(np.array_equal(a, b) for a, b in zip(one, chunked, strict=True))
+    with pytest.raises(PainterlyError, match=r"c1/frames.mkv: no frame 000003.png, .* rerun these chunks"):
+        stylize_frames(frames[3:], targets, tmp_path / "c2", settings, progress=False, lead_in=5,
+                       earlier_chunks=[tmp_path / "c1"])
 
 
 def test_sub_chains_in_one_batch_reach_one_chains_quality_joined_by_a_seam(tmp_path, targets, style_image):

@@ -23,7 +23,8 @@ import torch
 from PIL import Image
 from snakemake import __version__ as snakemake_version
 
-from painterly.media.segments import segment_names
+from painterly.media.segments import load_frames, segment_names
+from painterly.video.seams import final_frames
 from painterly.engine.settings import VIDEO_ONLY, Settings
 from painterly.engine.style_targets import StyleTargets
 from painterly.engine.weights import CAFFE_FILE
@@ -141,6 +142,29 @@ def test_changed_source_frames_restylize_only_their_chunk(workspace):
     unchanged = [k for k in before if k.startswith(("0000/", "0001/"))]
     assert unchanged and all(after[k] == before[k] for k in unchanged)
     assert all(after[k] > before[k] for k in before if k.startswith("0002/"))
+
+
+def test_chunks_that_continue_make_one_chains_video_and_an_edit_reruns_the_rest_of_the_shot(tmp_path):
+    """chunk_borders: continue. A 6-frame shot in chunks of 2, each held to the last results of
+    the chunk before (run after it, no seam job): the same frames as the shot in one chunk.
+    An edit of frames 2-3 reruns their chunk and the one after it, as it changes one chain."""
+    styled = {}
+    for chunk_frames in (2, 6):
+        workdir = tmp_path / f"chunks-of-{chunk_frames}"
+        workdir.mkdir()
+        write_clip(workdir / "clip.mkv", frames=6)
+        Image.open(STYLE).resize((48, 38)).save(workdir / "style.jpg")
+        (workdir / "config.yaml").write_text(workflow_config(chunk_frames, chunk_borders="continue", **TINY))
+        write_sheet(workdir, {"clip": ROWS["clip"]})
+        assert not [job for job in jobs_run(snakemake(workdir)) if job.startswith("seam")]
+        chunks = sorted((workdir / "results/clip/styled").iterdir())
+        assert len(chunks) == 6 // chunk_frames
+        styled[chunk_frames] = list(load_frames(final_frames(chunks)))
+    assert all(np.array_equal(a, b) for a, b in zip(styled[2], styled[6], strict=True))
+
+    write_clip(tmp_path / "chunks-of-2/clip.mkv", frames=6, changed=(2, 3))
+    assert [job for job in jobs_run(snakemake(tmp_path / "chunks-of-2")) if job.startswith("stylize")] == [
+        "stylize_frames[name=clip, chunk=0001]", "stylize_frames[name=clip, chunk=0002]"]
 
 
 def test_changing_one_rows_weight_reruns_only_that_row(workspace):
@@ -453,7 +477,8 @@ def test_sidecars_record_what_made_each_output(first_run):
         assert versions["pyav"] == av.__version__ and versions["ffmpeg"] and versions["torchvision"]
         assert record["times"]["wall_seconds"] > 0 and datetime.fromisoformat(record["times"]["finished"])
     clip = json.loads((workdir / "results/clip/clip.json").read_text())
-    assert clip["workflow"] == {"chunk_frames": 2, "seam_frames": 0, "cut_threshold": 0.35, "extraction": ["--size", "32"]}
+    assert clip["workflow"] == {"chunk_frames": 2, "seam_frames": 0, "chunk_borders": "fade", "cut_threshold": 0.35,
+                                "extraction": ["--size", "32"]}
     for log in [*(workdir / "results/logs/clip/stylize_frames").glob("*.log"), workdir / "results/logs/photo/stylize_image.log"]:
         assert "device: cpu\n" in log.read_text(), log
     chunk = json.loads((workdir / "results/clip/styled/0001/losses.json").read_text())

@@ -46,6 +46,7 @@ validate(config, schema="../schemas/config.schema.yaml")
 RESULTS = config["results"]
 CHUNK = config["chunk_frames"]
 SEAM = config["seam_frames"]
+CHUNK_BORDERS = config["chunk_borders"]
 # Jobs run the engine (`python -m painterly.jobs`, `painterly image`) from this checkout, so an env needs only its
 # dependencies and a run never picks up another installed version of painterly.
 # (Braces doubled twice: once for the f-string, once for Snakemake's formatting.)

@@ -67,13 +67,31 @@ def previous_chunk(wildcards):
     return f"{RESULTS}/{wildcards.name}/styled/{int(wildcards.chunk) - 1:04d}"
 
 
+def lead_in_frames(wildcards):
+    """Frames before a chunk inside a shot that its chain starts with: the run-up the seam
+    fades over, or (continue) the earlier chunk's results it is held to."""
+    if CHUNK_BORDERS == "fade":
+        return SEAM
+    return SETTINGS[wildcards.name].temporal_reach
+
+
+def continued_chunks(wildcards):
+    """The chunks whose chain this one continues: those its lead-in reaches into."""
+    this = chunk_of(wildcards)
+    return [
+        f"{RESULTS}/{wildcards.name}/styled/{i:04d}"
+        for i, chunk in enumerate(chunk_plan(wildcards.name))
+        if this.continues and chunk.first < this.first and chunk.end > this.chain_first
+    ]
+
+
 def seams(wildcards):
-    """A seam for every chunk with a lead-in (a border inside a shot)."""
+    """A seam for every chunk with a lead-in to fade (a border inside a shot)."""
     plan = chunk_plan(wildcards.name)
     return [
         f"{RESULTS}/{wildcards.name}/seams/{i:04d}.mkv"
         for i, chunk in enumerate(plan)
-        if chunk.lead_in
+        if chunk.lead_in and not chunk.continues
     ]
 
 
@@ -97,6 +115,7 @@ def video_workflow_json(wildcards):
             "extraction": extraction_args(wildcards),
             "chunk_frames": CHUNK,
             "seam_frames": SEAM,
+            "chunk_borders": CHUNK_BORDERS,
             "cut_threshold": config["cut_threshold"],
         },
         sort_keys=True,

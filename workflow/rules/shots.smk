@@ -15,8 +15,9 @@ checkpoint plan_chunks:
         extraction=extraction_args,
         threshold=config["cut_threshold"],
         chunk_frames=CHUNK,
-        seam_frames=SEAM,
+        lead_in=lead_in_frames,
+        borders=CHUNK_BORDERS,
     shell:
         "python -m painterly.jobs plan-chunks {input:q} {params.extraction:q} --threshold {params.threshold}"
-        " --chunk-frames {params.chunk_frames} --seam-frames {params.seam_frames}"
+        " --chunk-frames {params.chunk_frames} --seam-frames {params.lead_in} --chunk-borders {params.borders}"
         " --plan {output.plan:q} --meta {output.meta:q} --chunk-sources {output.chunk_sources:q} > {log:q} 2>&1"

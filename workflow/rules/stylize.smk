@@ -3,6 +3,7 @@ rule stylize_frames:
         # The video's time stamp alone reruns no chunk: its record does, when its frames change.
         source=ancient(ROW_INPUT),
         chunk_source=chunk_source,
+        earlier=continued_chunks,
         targets=style_targets_path,
     output:
         directory(f"{RESULTS}/{{name}}/styled/{{chunk}}"),
@@ -24,7 +25,8 @@ rule stylize_frames:
     shell:
         "python -m painterly.jobs stylize-frames {input.source:q} --chunk-source {input.chunk_source:q}"
         " --targets {input.targets:q} -o {output:q}"
-        " --lead-in {params.lead_in} --seam-frames {params.seam_frames} --threads {threads}"
+        " --lead-in {params.lead_in} --seam-frames {params.seam_frames} --earlier-chunks {input.earlier:q}"
+        " --threads {threads}"
         " --settings {params.settings:q} --quiet > {log:q} 2>&1"
 
 

@@ -118,6 +118,12 @@ class Settings:
         return {name: value for name, value in self.to_dict().items() if FIELDS[name].metadata["targets"]}
 
     @property
+    def temporal_reach(self) -> int:
+        """How many of a chain's latest results its next frame can be held to (none without
+        temporal mode: frames independent keep no results)."""
+        return max(self.temporal_frames) if self.temporal else 0
+
+    @property
     def step_size(self) -> float:
         if self.lr is not None:
             return self.lr

@@ -33,7 +33,8 @@ def _run_stylize_frames(args) -> None:
 
     torch.set_num_threads(args.threads)
     stylize_frames(_decoded_frames(args.source, args.chunk_source), args.targets, args.output,
-                   settings_from_args(args), not args.quiet, args.lead_in, args.seam_frames, args.compile)
+                   settings_from_args(args), not args.quiet, args.lead_in, args.seam_frames, args.compile,
+                   args.earlier_chunks)
 
 
 def _run_warp_error(args) -> None:
@@ -47,7 +48,7 @@ def _run_plan_chunks(args) -> None:
     from ..video.shots import plan_video
 
     plan_video(args.source, _extraction(args), args.threshold, args.chunk_frames, args.seam_frames, args.plan,
-               args.meta, args.chunk_sources)
+               args.meta, args.chunk_sources, args.chunk_borders == "continue")
 
 
 def _run_seam(args) -> None:
@@ -127,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     chunk.add_argument("--lead-in", type=int, default=0, help="the first N frames are a run-up, kept as lead-in.mkv")
     chunk.add_argument("--seam-frames", type=int, default=SEAM_FRAMES,
                        help="config.yaml's seam_frames: the lead-in of each sub-chain after the first (sub_chains)")
+    chunk.add_argument("--earlier-chunks", nargs="*", default=[],
+                       help="the finished chunks before (chunk_borders: continue): the lead-in frames are their results, "
+                       "held to, not stylized; none: the chain starts afresh")
     chunk.add_argument("--targets", required=True)
     chunk.add_argument("-o", "--output", required=True, help="directory to write (frames.mkv, lead-in.mkv, losses.json)")
     chunk.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
@@ -150,7 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_extraction_arguments(plan)
     plan.add_argument("--threshold", type=float, required=True, help="a cut where fewer pixels than this are explained")
     plan.add_argument("--chunk-frames", type=int, required=True, help="config.yaml's chunk_frames")
-    plan.add_argument("--seam-frames", type=int, required=True, help="config.yaml's seam_frames")
+    plan.add_argument("--seam-frames", type=int, required=True,
+                      help="the lead-in of a chunk inside a shot: config.yaml's seam_frames (fade), or as far back as "
+                      "temporal_frames reaches (continue)")
+    plan.add_argument("--chunk-borders", choices=("continue", "fade"), default="fade", help="config.yaml's chunk_borders")
     plan.add_argument("--plan", required=True, help="the chunk plan to write (JSON)")
     plan.add_argument("--meta", required=True, help="the video's metadata to write (JSON: timestamps, size, audio)")
     plan.add_argument("--chunk-sources", required=True, help="directory to write each chunk's record into")

@@ -37,9 +37,10 @@ def chunk_times(benchmarks, chunk_dirs, plan: list[Chunk], output) -> None:
     rows = []
     for index, (benchmark, chunk_dir, chunk) in enumerate(zip(benchmarks, chunk_dirs, plan, strict=True)):
         measured = pd.read_csv(benchmark, sep="\t").iloc[0]
-        stylized = chunk.end - chunk.chain_first
+        run_up = 0 if chunk.continues else chunk.lead_in  # a continued chunk holds its lead-in, stylizes none
+        stylized = chunk.end - chunk.first + run_up
         rows.append({
-            "chunk": f"{index:04d}", "frames": f"{chunk.first}–{chunk.end - 1}", "lead-in": chunk.lead_in,
+            "chunk": f"{index:04d}", "frames": f"{chunk.first}–{chunk.end - 1}", "lead-in": run_up,
             "frames stylized": stylized, "wall s": measured["s"], "s / frame": measured["s"] / stylized,
             "CPU s": measured["cpu_time"], "max RSS MB": measured["max_rss"],
             "device": ", ".join(read_chunk_record(chunk_dir)["devices"]),
@@ -61,7 +62,7 @@ def chunk_times(benchmarks, chunk_dirs, plan: list[Chunk], output) -> None:
 
 def _mark_chunks(ax, plan: list[Chunk], cuts) -> None:
     """Dashed lines at cuts, dotted ones at the other chunk borders, each between the last
-    frame before it and the first after; the cross-faded lead-in frames shaded. Frames on
+    frame before it and the first after; the lead-in frames of seams shaded. Frames on
     whole-numbered ticks."""
     offset = 0.5
     borders = [chunk for chunk in plan[1:] if chunk.first not in cuts]
@@ -69,12 +70,12 @@ def _mark_chunks(ax, plan: list[Chunk], cuts) -> None:
         ax.axvline(cut - offset, color=CUT_COLOR, linestyle="--", linewidth=1)
     for chunk in borders:
         ax.axvline(chunk.first - offset, color=BORDER_COLOR, linestyle=":", linewidth=1.2)
-        if chunk.lead_in:
+        if chunk.lead_in and not chunk.continues:
             ax.axvspan(chunk.chain_first - offset, chunk.first - offset, color=SEAM_COLOR, zorder=0)
     handles = [Line2D([], [], color=CUT_COLOR, linestyle="--", label="cut (chain restarts)")] if cuts else []
     if borders:
         handles.append(Line2D([], [], color=BORDER_COLOR, linestyle=":", label="chunk border in a shot"))
-    if any(chunk.lead_in for chunk in borders):
+    if any(chunk.lead_in and not chunk.continues for chunk in borders):
         handles.append(Patch(color=SEAM_COLOR, label="seam (cross-faded)"))
     ax.legend(handles=[*ax.get_legend_handles_labels()[0], *handles], fontsize="small", loc="best")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

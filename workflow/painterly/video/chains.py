@@ -65,7 +65,7 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
     workers = workers or min(16, usable)
     length = max(len(chain.frames) for chain in chains)
     # Each chain's latest results, newest last: the ones its next frames are held to.
-    earlier = {index: collections.deque((result for _, result in chain.history), maxlen=held_reach(settings))
+    earlier = {index: collections.deque((result for _, result in chain.history), maxlen=settings.temporal_reach)
                for index, chain in enumerate(chains)}
     with ThreadPoolExecutor(workers) as pool:
         ahead: dict[int, dict[int, Future]] = {}
@@ -98,12 +98,6 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
                 write.result()  # a failed write (a full disk) stops the job now, not at its end
         for write in writes:
             write.result()
-
-
-def held_reach(settings: Settings) -> int:
-    """How many of a chain's latest results its next frame can be held to (none without
-    temporal mode: frames independent keep no results)."""
-    return max(settings.temporal_frames) if settings.temporal else 0
 
 
 def _read(chain: Chain, t: int, settings: Settings):

@@ -3,7 +3,9 @@
 One process and one network load serve a whole chunk of frames: a fresh Python process
 that imports torch and loads VGG-19 costs seconds, more than a warm GPU needs per frame.
 In temporal mode the chunk is one chain (painterly.video.chains) that starts afresh at its
-first frame: the chunk's lead-in frames, if it has any (painterly.video.shots), then its own.
+first frame: the chunk's lead-in frames, if it has any (painterly.video.shots), then its own;
+or, continuing the chunks before it in its shot, that goes on from their results of the
+lead-in frames.
 
 Asked for (the ``sub_chains`` setting), a chunk is split as a long shot is split into
 chunks: into sub-chains advanced in one batch (frame t of each is one batch), each after
@@ -28,10 +30,13 @@ import shutil
 import sys
 from pathlib import Path
 
+from PIL import Image
+
 from ..engine.device import describe_device
 from ..engine.settings import Settings
 from ..engine.style_targets import StyleTargets
 from ..engine.stylize import Stylizer
+from ..errors import PainterlyError
 from ..media.io import (
     DecodedFrame,
     image_to_tensor,
@@ -40,8 +45,8 @@ from ..media.io import (
     picture_digest,
     sha256_file,
 )
-from ..media.segments import segment_path, write_segment
-from .chains import Chain, held_reach, stylize_chains
+from ..media.segments import FrameRef, load_frames, segment_names, segment_path, write_segment
+from .chains import Chain, stylize_chains
 from .loss_records import frame_record_path, gather_frame_records
 from .seams import LEAD_IN, OWN_FRAMES, SEAM_FRAMES, fade_files
 from .shots import Chunk, split_evenly
@@ -72,7 +77,8 @@ def split_into_sub_chains(frame_count: int, lead_in: int, sub_chains: int, seam_
     return [dataclasses.replace(parts[0], lead_in=lead_in), *parts[1:]]
 
 
-def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=True, lead_in: int = 0, seam_frames: int = SEAM_FRAMES, compiled: bool = False) -> None:
+def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=True, lead_in: int = 0,
+                   seam_frames: int = SEAM_FRAMES, compiled: bool = False, earlier_chunks=()) -> None:
     """Stylize consecutive ``frames`` (in order: image files, or DecodedFrames from the
     source, painterly.media.extract.decode_frames) into ``out_dir``: the chunk's own
     frames as the segment ``frames.mkv``, the first ``lead_in`` of them (a chain's run-up,
@@ -84,8 +90,16 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
     In temporal mode the flows between the frames are computed here, on the job's CPU
     threads ahead of the device, and never stored. ``seam_frames``: the lead-in of each
     sub-chain after the first (frames independent, without temporal mode: none).
+
+    ``earlier_chunks`` (finished chunks' directories, whose own frames include the lead-in's):
+    the chunk continues their chain instead of starting afresh; the lead-in frames are not
+    stylized but held to as that chain's results, so the chunks are one chain.
     """
     frames, out_dir = [frame if isinstance(frame, DecodedFrame) else Path(frame) for frame in frames], Path(out_dir)
+    history = []
+    if earlier_chunks:
+        history = list(zip(frames[:lead_in], _earlier_results(earlier_chunks, frames[:lead_in])))
+        frames, lead_in = frames[lead_in:], 0
     partial = out_dir.parent / f".{out_dir.name}.partial"
     stylizer = Stylizer(settings, compiled=compiled)
     # Always in the job's log (also with --quiet): which device a job really used.
@@ -100,11 +114,12 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
         "lead_in": lead_in,
         "sub_chains": count,
         "seam_frames": seam_frames,
+        "continues": [sha256_file(segment_path(chunk, OWN_FRAMES)) for chunk in earlier_chunks],
     }
     _reuse_or_clear(partial, record)
     outputs = [[_output_dir(partial, parts, index, position) / frames[position].name
                 for position in range(part.chain_first, part.end)] for index, part in enumerate(parts)]
-    chains = _unfinished_chains(frames, parts, outputs, settings)
+    chains = _unfinished_chains(frames, parts, outputs, settings, history)
     if chains:
         stylize_chains(stylizer, StyleTargets.load(targets_path), chains, progress)
     _fade_sub_chain_seams(partial, frames, parts)
@@ -149,22 +164,34 @@ def _output_dir(partial: Path, parts: list[Chunk], index: int, position: int) ->
     return partial
 
 
-def _unfinished_chains(frames: list[Path], parts: list[Chunk], outputs: list[list[Path]],
-                       settings: Settings) -> list[Chain]:
+def _unfinished_chains(frames: list[Path], parts: list[Chunk], outputs: list[list[Path]], settings: Settings,
+                       history: list) -> list[Chain]:
     """The sub-chains from the last step all of them had finished (0: a fresh job), each
     continuing from its own results of the steps before (as many as ``temporal_frames``
-    reaches back)."""
+    reaches back); the first after ``history``, an earlier chunk's (frame, result) pairs."""
     done = min(next((i for i, output in enumerate(paths) if not output.is_file()), len(paths)) for paths in outputs)
     if done:  # in the job's log (also with --quiet): an earlier try's frames were kept
         print(f"resuming after {done} finished frames per chain, kept from an earlier try", file=sys.stderr, flush=True)
-    chains, reach = [], held_reach(settings)
-    for part, paths in zip(parts, outputs):
+    chains, reach = [], settings.temporal_reach
+    for index, (part, paths) in enumerate(zip(parts, outputs)):
         own = frames[part.chain_first:part.end]
         if done < len(own):
             # Resumed: the finished results the next frames are held to, read back exactly.
-            history = [(own[i], image_to_tensor(load_image(paths[i]))) for i in range(max(0, done - reach), done)]
-            chains.append(Chain(own[done:], paths[done:], history=history, records=True))
+            finished = [(own[i], image_to_tensor(load_image(paths[i]))) for i in range(max(0, done - reach), done)]
+            held = (history if index == 0 else []) + finished
+            chains.append(Chain(own[done:], paths[done:], history=held[max(0, len(held) - reach):], records=True))
     return chains
+
+
+def _earlier_results(earlier_chunks, frames) -> list:
+    """The earlier chunks' results of ``frames`` (their last ones), as tensors (1, 3, H, W)."""
+    files = [segment_path(chunk, OWN_FRAMES) for chunk in earlier_chunks]
+    refs = {name: FrameRef(name, path, position) for path in files for position, name in enumerate(segment_names(path))}
+    missing = [frame.name for frame in frames if frame.name not in refs]
+    if missing:
+        raise PainterlyError(f"{', '.join(map(str, files))}: no frame {missing[0]}, yet the next chunk continues "
+                             "from them; rerun these chunks")
+    return [image_to_tensor(Image.fromarray(result)) for result in load_frames([refs[frame.name] for frame in frames])]
 
 
 def _fade_sub_chain_seams(partial: Path, frames: list[Path], parts: list[Chunk]) -> None:

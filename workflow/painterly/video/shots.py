@@ -4,8 +4,10 @@ A cut is a frame the previous one does not explain: after warping the previous f
 it by optical flow, few pixels match. There the temporal chain must restart (the warped
 previous result is wrong everywhere), so cuts are also the best chunk borders: a border
 at a cut is invisible. Shots longer than ``chunk_frames`` are split evenly, and each such
-border inside a shot gets a lead-in: the later chunk starts ``seam_frames`` frames early, and
-the ``seam`` step cross-fades the two chains over those frames (painterly.video.seams).
+border inside a shot gets a lead-in: either the later chunk continues the earlier chunk's
+chain, held to its results of the lead-in frames (as far back as ``temporal_frames``
+reaches), or it starts ``seam_frames`` frames early and the ``seam`` step cross-fades the two
+chains over those frames (painterly.video.seams).
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ class Chunk:
     """One past its last frame."""
     lead_in: int
     """Frames before ``first`` the chain starts with (0 at a cut or the video's start)."""
+    continues: bool = False
+    """The lead-in frames are the earlier chunks' results, held to (one chain across the
+    border), not a run-up stylized afresh and cross-faded (a seam)."""
 
     @property
     def chain_first(self) -> int:
@@ -56,33 +61,36 @@ class Chunk:
         return self.first - self.lead_in
 
 
-def plan_chunks(frame_count: int, cuts, chunk_frames: int, seam_frames: int) -> list[Chunk]:
+def plan_chunks(frame_count: int, cuts, chunk_frames: int, seam_frames: int, continues: bool = False) -> list[Chunk]:
     """Chunks of at most ``chunk_frames`` own frames with a border at every cut; a shot
     longer than that is split into equal parts, and each part after its shot's first gets
-    a lead-in of ``seam_frames`` frames (never reaching back over the cut)."""
+    a lead-in of ``seam_frames`` frames (never reaching back over the cut), which
+    ``continues`` the chain before it or is faded."""
     starts = sorted({0, *(c for c in cuts if 0 < c < frame_count)})
     chunks = []
     for shot_start, shot_end in zip(starts, [*starts[1:], frame_count]):
-        chunks += split_evenly(shot_start, shot_end, math.ceil((shot_end - shot_start) / chunk_frames), seam_frames)
+        parts = math.ceil((shot_end - shot_start) / chunk_frames)
+        chunks += split_evenly(shot_start, shot_end, parts, seam_frames, continues)
     return chunks
 
 
-def split_evenly(start: int, end: int, parts: int, seam_frames: int) -> list[Chunk]:
+def split_evenly(start: int, end: int, parts: int, seam_frames: int, continues: bool = False) -> list[Chunk]:
     """Frames start..end as ``parts`` chunks whose lengths differ by at most one, each but
     the first with a lead-in of ``seam_frames`` frames (never reaching back before ``start``)."""
     borders = [start + round(i * (end - start) / parts) for i in range(parts + 1)]
-    return [Chunk(first, last, min(seam_frames, first - start)) for first, last in zip(borders, borders[1:])]
+    return [Chunk(first, last, min(seam_frames, first - start), continues and first > start)
+            for first, last in zip(borders, borders[1:])]
 
 
 def plan_video(source, extraction: dict, threshold: float, chunk_frames: int, seam_frames: int, plan_path,
-               meta_path, chunk_sources_dir) -> dict:
+               meta_path, chunk_sources_dir, continues: bool = False) -> dict:
     """Read the frames a row uses of ``source`` once (painterly.media.extract.FrameScan, with
     ``extraction``: size, and fps, start, end if set) and write what every later rule reads:
     the video's metadata (``meta_path``, JSON), one record per chunk of where its frames
     are in the source and their digest (``chunk_sources_dir/<chunk>.json``,
     extract.chunk_source), and the chunk plan (``plan_path``, JSON): its cuts -- frames
     whose explained fraction is below ``threshold`` (0 finds none), every pair's fraction
-    beside them -- and the chunks plan_chunks puts around them."""
+    beside them -- and the chunks plan_chunks puts around them (``continues``: see there)."""
     from ..media.extract import chunk_source, scan_video, write_meta
     from ..media.io import atomic_dir, atomic_path, picture_digest
 
@@ -95,7 +103,7 @@ def plan_video(source, extraction: dict, threshold: float, chunk_frames: int, se
             previous = picture
         meta = scan.meta
         cuts = [t + 1 for t, fraction in enumerate(explained) if fraction < threshold]
-        chunks = plan_chunks(len(digests), cuts, chunk_frames, seam_frames)
+        chunks = plan_chunks(len(digests), cuts, chunk_frames, seam_frames, continues)
         with atomic_dir(chunk_sources_dir) as tmp:
             for index, chunk in enumerate(chunks):
                 record = chunk_source(scan, chunk.chain_first, chunk.end, digests)
