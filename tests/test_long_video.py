@@ -178,6 +178,16 @@ def test_a_job_runs_one_chain_unless_sub_chains_are_asked_for():
     assert choose_sub_chains(Settings(sub_chains=30), 10) == 10  # one frame each at most
 
 
+def kill_when_finished(command: list[str], partial, frames: int) -> None:
+    """Run a stylize job and kill -9 it once ``frames`` PNGs are in its partial directory."""
+    job = subprocess.Popen(command, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(list(partial.rglob("*.png"))) < frames and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+
+
 @pytest.mark.parametrize("sub_chains", [1, 2])
 def test_a_killed_chunk_resumes_from_its_last_frame_byte_identical(tmp_path, targets, sub_chains):
     """Killed after four frames of its chain, or two of each of its sub-chains (frames 0-3
@@ -193,12 +203,7 @@ def test_a_killed_chunk_resumes_from_its_last_frame_byte_identical(tmp_path, tar
     subprocess.run([*command, str(tmp_path / "whole")], check=True)
 
     partial = tmp_path / ".killed.partial"
-    job = subprocess.Popen([*command, str(tmp_path / "killed")], start_new_session=True)
-    deadline = time.monotonic() + 120
-    while len(list(partial.rglob("*.png"))) < 4 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(job.pid, signal.SIGKILL)
-    job.wait()
+    kill_when_finished([*command, str(tmp_path / "killed")], partial, 4)
     finished = len(list(partial.rglob("*.png")))
     steps = 4 // sub_chains  # finished by every sub-chain: frames 0 .. steps-1 of the first
     kept = {p.name: p.stat().st_mtime_ns for p in partial.glob("*.png") if p.name < f"{steps:06d}.png"}
@@ -221,6 +226,32 @@ def test_a_killed_chunk_resumes_from_its_last_frame_byte_identical(tmp_path, tar
         assert (resumed / segment.name).read_bytes() == segment.read_bytes(), segment.name
     assert json.loads((resumed / "losses.json").read_text())["sub_chains"] == sub_chains
     assert not partial.exists()
+
+
+def test_a_killed_chunk_that_continues_resumes_byte_identical(tmp_path, targets):
+    """A chunk that continues the one before it (chunk_borders: continue), killed after two of
+    its four frames, resumes held to both the earlier chunk's results and its own finished
+    ones (frame 6 to frames 5 and 1), and ends as if never killed."""
+    write_clip(tmp_path / "clip.mkv", frames=8, audio=False)
+    plan = plan_video(tmp_path / "clip.mkv", {"size": 48}, 0, 4, SETTINGS.temporal_reach, tmp_path / "plan.json",
+                      tmp_path / "meta.json", tmp_path / "chunks", continues=True)
+    assert [(chunk["lead_in"], chunk["continues"]) for chunk in plan["chunks"]] == [(0, False), (4, True)]
+
+    def command(chunk: int, output: str, *more: str) -> list[str]:
+        return [sys.executable, "-m", "painterly.jobs", "stylize-frames", str(tmp_path / "clip.mkv"), "--chunk-source",
+                str(tmp_path / "chunks" / f"{chunk:04d}.json"), "--targets", str(targets),
+                "--settings", json.dumps(SETTINGS.to_dict()), "--threads", "1", "--quiet", "-o", str(tmp_path / output),
+                *more]
+
+    subprocess.run(command(0, "c0"), check=True)
+    continues = ["--lead-in", "4", "--earlier-chunks", str(tmp_path / "c0")]
+    subprocess.run(command(1, "whole", *continues), check=True)
+    kill_when_finished(command(1, "killed", *continues), tmp_path / ".killed.partial", 2)
+    assert not (tmp_path / "killed").exists()
+    rerun = subprocess.run(command(1, "killed", *continues), capture_output=True, text=True, check=True)
+    assert "resuming after" in rerun.stderr
+    assert segment_names(tmp_path / "killed" / "frames.mkv") == [f"{i:06d}.png" for i in range(4, 8)]
+    assert (tmp_path / "killed" / "frames.mkv").read_bytes() == (tmp_path / "whole" / "frames.mkv").read_bytes()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
