@@ -48,9 +48,15 @@ def test_chunks_border_at_every_cut_and_split_long_shots_evenly():
     # A cut at 5: no lead-in reaches back over it, the chunk after it starts afresh.
     assert plan_chunks(12, [5], 4, 3) == [Chunk(0, 2, 0), Chunk(2, 5, 2), Chunk(5, 9, 0), Chunk(9, 12, 3)]
     assert plan_chunks(8, [3], 100, 8) == [Chunk(0, 3, 0), Chunk(3, 8, 0)]
-    # Chunks that continue the chain before them: only inside a shot, never across the cut.
+    # A seam fades into the previous chunk alone: its lead-in never reaches past that one.
+    assert plan_chunks(30, [], 12, 16) == [Chunk(0, 10, 0), Chunk(10, 20, 10), Chunk(20, 30, 10)]
+    # Chunks that continue the chain before them: only inside a shot, never across the cut,
+    # reaching into as many chunks as the lead-in needs.
     assert plan_chunks(12, [5], 4, 3, continues=True) == [Chunk(0, 2, 0), Chunk(2, 5, 2, True), Chunk(5, 9, 0),
                                                          Chunk(9, 12, 3, True)]
+    assert plan_chunks(30, [], 12, 16, continues=True) == [Chunk(0, 10, 0), Chunk(10, 20, 10, True),
+                                                          Chunk(20, 30, 16, True)]
+    assert plan_chunks(30, [], 12, 0, continues=True)[1] == Chunk(10, 20, 0)  # temporal off: nothing to hold to
 
 
 def test_a_cut_is_found_where_the_scene_changes(tmp_path):

@@ -76,10 +76,15 @@ def plan_chunks(frame_count: int, cuts, chunk_frames: int, seam_frames: int, con
 
 def split_evenly(start: int, end: int, parts: int, seam_frames: int, continues: bool = False) -> list[Chunk]:
     """Frames start..end as ``parts`` chunks whose lengths differ by at most one, each but
-    the first with a lead-in of ``seam_frames`` frames (never reaching back before ``start``)."""
+    the first with a lead-in of ``seam_frames`` frames, never reaching back before ``start``;
+    and, unless it ``continues`` the chain (whose results it reads from every chunk it
+    reaches into), not before the previous chunk either: a seam fades into that one alone."""
     borders = [start + round(i * (end - start) / parts) for i in range(parts + 1)]
-    return [Chunk(first, last, min(seam_frames, first - start), continues and first > start)
-            for first, last in zip(borders, borders[1:])]
+    chunks = []
+    for before, first, last in zip([start, *borders], borders, borders[1:]):
+        lead_in = min(seam_frames, first - (start if continues else before))
+        chunks.append(Chunk(first, last, lead_in, continues and lead_in > 0))
+    return chunks
 
 
 def plan_video(source, extraction: dict, threshold: float, chunk_frames: int, seam_frames: int, plan_path,
