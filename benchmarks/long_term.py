@@ -18,7 +18,9 @@ distance and mean brightness in five windows of 8 frames spread along N frames o
 (the long clip looped forth and back when shorter): each window's mean, its spread as the
 frame-to-frame noise a trend must exceed, and its difference from what the chain made of
 the same source frames in the loop's first pass (alike content: a difference is drift), as
-a table and a plot.
+a table and a plot; and the same difference on the still background alone (pixels nothing
+crosses in the clip), its mean and its mean absolute value: in a whole-frame mean a still
+background that brightens can cancel against crossed regions that darken.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ DISTANCES = (1, 5, 10, 20)
 # mean, their spread as the frame-to-frame noise a trend must exceed, and their difference
 # from the loop's first pass over the same source frames.
 DRIFT_WINDOW = 8
+# A pixel of the still background: its input value varies by less than this (levels, the
+# channels' mean standard deviation) over the whole clip.
+STILL_LEVELS = 3
 QUICK = {"size": 32, "frames": 12, "long_clip": "", "set": ["iterations=4", "frame_iterations=2"]}
 
 
@@ -157,6 +162,7 @@ def main() -> None:
         if args.drift_frames:
             long_frames = clips[drift_clip]
             frames, period = looped(long_frames, args.drift_frames, tmp / "drift-frames")
+            still = np.array([load_frame(f) for f in long_frames], dtype=np.float32).std(0).mean(-1) < STILL_LEVELS
             drift_rows, curves = [], {}
             for name, chosen in settings.items():
                 styled, _ = stylize_clip(frames, targets[name], tmp / f"drift-{name}", chosen)
@@ -175,16 +181,20 @@ def main() -> None:
                     # The same source frames in the loop's first pass: what the chain made of
                     # them then (content alike, so a difference is drift, not the picture).
                     here, then = np.array([measure(i) for i in window]), np.array([measure(i % period) for i in window])
+                    moved = np.mean([styled[i].astype(np.float32) - styled[i % period] for i in window], 0).mean(-1)
+                    on_still = (round(float(moved[still].mean()), 2), round(float(np.abs(moved[still]).mean()), 2)) \
+                        if still.any() else ("-", "-")
                     points.append((int(first), *here.mean(0), *here.std(0), *(here - then).mean(0),
-                                   float(np.mean([load_frame(frames[i]).mean() for i in window]))))
-                curves[name] = points
+                                   float(np.mean([load_frame(frames[i]).mean() for i in window])), *on_still))
+                curves[name] = [point[:8] for point in points]
                 drift_rows += [[name, first, round(s, 4), round(s_sd, 4), round(s_drift, 4), round(b, 1), round(b_sd, 2),
-                                round(b_drift, 1), round(i, 1)]
-                               for first, s, b, s_sd, b_sd, s_drift, b_drift, i in points]
+                                round(b_drift, 1), round(i, 1), still_drift, still_change]
+                               for first, s, b, s_sd, b_sd, s_drift, b_drift, i, still_drift, still_change in points]
             print()
             drift_table = print_table(["variant", "frame", "style distance", "± (spread in window)",
                                        "− first pass's, same source frames", "mean brightness", "± (spread in window)",
-                                       "− first pass's", "(input)"], drift_rows)
+                                       "− first pass's", "(input)", f"still background ({still.mean():.0%}): − first "
+                                       "pass's", "its mean absolute difference"], drift_rows)
             for name, points in curves.items():
                 later = [point for point in points if point[0] >= period]
                 print(f"\n{name}: loop period {period} frames; the same source frames a loop or more later, "

@@ -156,6 +156,7 @@ def test_long_term_benchmark_compares_variants_at_four_distances_and_drift(tmp_p
     for row in rows:  # 12 frames have no pair 20 apart
         assert all(finite(cell) > 0 for cell in row[3:6] + row[7:]) and row[6] == "-", row
     assert drift_header[:3] == ["variant", "frame", "style distance"] and len(drift_rows) == 10
+    assert drift_header[-2].startswith("still background") and [finite(c) for c in drift_rows[0][-2:]] == [0, 0]
     assert_measured(drift_header, drift_rows, labels=1)
     assert Image.open(plot).format == "PNG"
 
