@@ -91,7 +91,7 @@ def seams(wildcards):
     return [
         f"{RESULTS}/{wildcards.name}/seams/{i:04d}.mkv"
         for i, chunk in enumerate(plan)
-        if chunk.lead_in and not chunk.continues
+        if chunk.run_up
     ]
 
 

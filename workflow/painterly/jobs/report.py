@@ -37,10 +37,9 @@ def chunk_times(benchmarks, chunk_dirs, plan: list[Chunk], output) -> None:
     rows = []
     for index, (benchmark, chunk_dir, chunk) in enumerate(zip(benchmarks, chunk_dirs, plan, strict=True)):
         measured = pd.read_csv(benchmark, sep="\t").iloc[0]
-        run_up = 0 if chunk.continues else chunk.lead_in  # a continued chunk holds its lead-in, stylizes none
-        stylized = chunk.end - chunk.first + run_up
+        stylized = chunk.end - chunk.first + chunk.run_up
         rows.append({
-            "chunk": f"{index:04d}", "frames": f"{chunk.first}–{chunk.end - 1}", "lead-in": run_up,
+            "chunk": f"{index:04d}", "frames": f"{chunk.first}–{chunk.end - 1}", "lead-in": chunk.run_up,
             "frames stylized": stylized, "wall s": measured["s"], "s / frame": measured["s"] / stylized,
             "CPU s": measured["cpu_time"], "max RSS MB": measured["max_rss"],
             "device": ", ".join(read_chunk_record(chunk_dir)["devices"]),
@@ -70,12 +69,12 @@ def _mark_chunks(ax, plan: list[Chunk], cuts) -> None:
         ax.axvline(cut - offset, color=CUT_COLOR, linestyle="--", linewidth=1)
     for chunk in borders:
         ax.axvline(chunk.first - offset, color=BORDER_COLOR, linestyle=":", linewidth=1.2)
-        if chunk.lead_in and not chunk.continues:
+        if chunk.run_up:
             ax.axvspan(chunk.chain_first - offset, chunk.first - offset, color=SEAM_COLOR, zorder=0)
     handles = [Line2D([], [], color=CUT_COLOR, linestyle="--", label="cut (chain restarts)")] if cuts else []
     if borders:
         handles.append(Line2D([], [], color=BORDER_COLOR, linestyle=":", label="chunk border in a shot"))
-    if any(chunk.lead_in and not chunk.continues for chunk in borders):
+    if any(chunk.run_up for chunk in borders):
         handles.append(Patch(color=SEAM_COLOR, label="seam (cross-faded)"))
     ax.legend(handles=[*ax.get_legend_handles_labels()[0], *handles], fontsize="small", loc="best")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -56,6 +56,12 @@ class Chunk:
     border), not a run-up stylized afresh and cross-faded (a seam)."""
 
     @property
+    def run_up(self) -> int:
+        """Lead-in frames the chunk stylizes itself, to be faded by a seam (none where it
+        continues the chain before it)."""
+        return 0 if self.continues else self.lead_in
+
+    @property
     def chain_first(self) -> int:
         """The chain's first frame: its lead-in's first, or ``first``."""
         return self.first - self.lead_in
