@@ -124,7 +124,8 @@ def test_a_seam_hides_the_border_between_two_chunks_and_keeps_the_style(tmp_path
 def test_a_chunk_that_continues_the_one_before_is_the_one_chain(tmp_path, targets):
     """chunk_borders: continue. Held to the earlier chunk's last results (as far back as
     temporal_frames reaches: 5 of its 8 here) instead of starting afresh, the later chunk
-    makes byte for byte the frames of one chain over both (the CPU is deterministic)."""
+    makes byte for byte the frames of one chain over both (the CPU is deterministic); held
+    to the first frame of that chain too (temporal_anchor), kept by the earlier chunk."""
     extract_frames(DATA / "vtest.mp4", tmp_path / "frames", tmp_path / "meta.json", size=48, end=14)
     frames = frame_paths(tmp_path / "frames", 0, 14)
     settings = SETTINGS.replace(temporal_frames=(1, 5))
@@ -132,10 +133,17 @@ def test_a_chunk_that_continues_the_one_before_is_the_one_chain(tmp_path, target
     stylize_frames(frames[:8], targets, tmp_path / "c0", settings, progress=False)
     stylize_frames(frames[3:], targets, tmp_path / "c1", settings, progress=False, lead_in=5,
                    earlier_chunks=[tmp_path / "c0"])
-    assert sorted(p.name for p in (tmp_path / "c1").iterdir()) == ["frames.mkv", "losses.json"]  # no lead-in to fade
+    # No lead-in to fade; the anchor, the chain's first frame, passed on.
+    assert sorted(p.name for p in (tmp_path / "c1").iterdir()) == ["anchor.mkv", "frames.mkv", "losses.json"]
     one = list(load_frames(final_frames([tmp_path / "one"])))
     chunked = list(load_frames(final_frames([tmp_path / "c0", tmp_path / "c1"])))
     assert len(chunked) == 14 and all(np.array_equal(a, b) for a, b in zip(one, chunked, strict=True))
+    content, first = read_segment(tmp_path / "c1" / "anchor.mkv")
+    assert np.array_equal(first, one[0]) and np.array_equal(content, load_frame(frames[0]))
+    (tmp_path / "c0" / "anchor.mkv").unlink()
+    with pytest.raises(PainterlyError, match=r"c0: no anchor.mkv, yet the next chunk continues its chain; rerun"):
+        stylize_frames(frames[3:], targets, tmp_path / "c1", settings, progress=False, lead_in=5,
+                       earlier_chunks=[tmp_path / "c0"])
     with pytest.raises(PainterlyError, match=r"c1/frames.mkv: no frame 000003.png, .* rerun these chunks"):
         stylize_frames(frames[3:], targets, tmp_path / "c2", settings, progress=False, lead_in=5,
                        earlier_chunks=[tmp_path / "c1"])

@@ -31,7 +31,7 @@ def setting(default, help: str, *, minimum=None, above=None, choices=None, targe
 
 # Read only by a video run (frame chains, optical flow, sub-chains): an image's record leaves them out.
 VIDEO_ONLY = frozenset({"temporal", "temporal_weight", "temporal_frames", "temporal_hold", "temporal_still",
-                        "frame_iterations", "sub_chains", "flow_method"})
+                        "temporal_anchor", "frame_iterations", "sub_chains", "flow_method"})
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,11 @@ class Settings:
         True, "video, temporal mode: a pixel whose neighbourhood matches the earlier frame's at the same place "
         "clearly better than where the flow points is held where it is (flow spreads a moving thing's motion over "
         "the still background beside it, which was dragged and repainted); false: the flow alone")
+    temporal_anchor: bool = setting(
+        True, "video, temporal mode: also hold every later frame to the result of its chain's first frame (a "
+        "shot's, or a chunk's that starts afresh), warped by its own flow where reliable: what stays in view keeps "
+        "that painting for the whole shot (held only to recent results, a still background slowly drifted); false: "
+        "only temporal_frames")
     frame_iterations: int = setting(40, "video, temporal mode: iterations of each frame after a chain's first "
                                     "(which gets `iterations`), at full size from the warped previous result", minimum=1)
     sub_chains: int = setting(0, "video: chains one stylize job advances in one batch (its chunk split like chunks "

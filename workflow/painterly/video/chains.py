@@ -3,7 +3,10 @@
 A chain is a run of consecutive frames in which each frame starts from the previous
 result warped by optical flow (Ruder et al.) and is held to the earlier results the
 ``temporal_frames`` setting names, each warped into it by its own flow: the previous one
-keeps neighbours alike, the farther ones keep a texture from swimming over seconds.
+keeps neighbours alike, the farther ones keep a texture from swimming over seconds. With
+``temporal_anchor`` every later frame is also held to the chain's first result: held only
+to results that were themselves held to results, what stays in view is repainted a little
+every frame and drifts over hundreds of frames; the first result is a fixed point.
 Chains are independent of each other
 (chunks of one video, or several videos of one size), so frame t of every chain goes
 into one batch: the device stays busy even at sizes where a single frame would leave it
@@ -29,7 +32,7 @@ from ..engine.settings import Settings
 from ..engine.style_targets import StyleTargets
 from ..engine.stylize import Stylizer
 from ..media.io import DecodedFrame, frame_image, image_to_tensor, resize_long_side, save_image
-from .flow import reliable_flow, with_still_pixels
+from .flow import matching_flow, reliable_flow, with_still_pixels
 from .loss_records import write_frame_record
 
 
@@ -46,6 +49,10 @@ class Chain:
     records: bool = False
     """Write each frame's record (loss_records.write_frame_record) beside its output, before
     the image, so every finished frame has one."""
+    anchor: tuple[Path | DecodedFrame, torch.Tensor] | None = None
+    """A chain resumed mid-way: its first frame and that frame's result (1, 3, H, W), which
+    every later frame is held to (``temporal_anchor``); a chain starting afresh has it
+    from its first frame."""
 
 
 # A chain's frames wait as PNGs only until their chunk is packed into its segment: the
@@ -67,6 +74,7 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
     # Each chain's latest results, newest last: the ones its next frames are held to.
     earlier = {index: collections.deque((result for _, result in chain.history), maxlen=settings.temporal_reach)
                for index, chain in enumerate(chains)}
+    anchors = {index: chain.anchor[1] for index, chain in enumerate(chains) if chain.anchor is not None}
     with ThreadPoolExecutor(workers) as pool:
         ahead: dict[int, dict[int, Future]] = {}
         writes = []
@@ -84,13 +92,14 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
                 content = torch.stack([inputs[index][0] for index in group])
                 prior = None
                 if group is continuing:
-                    held = [held_target(earlier[index], inputs[index][1], stylizer.device, settings.temporal_hold)
-                            for index in group]
+                    held = [held_target(earlier[index], inputs[index][1], stylizer.device, settings.temporal_hold,
+                                        (anchors.get(index), inputs[index][2])) for index in group]
                     prior = (torch.cat([target for target, _ in held]), torch.cat([mask for _, mask in held]))
                 for index, result in zip(group, stylizer.stylize_batch(content, targets, previous=prior)):
                     # Exactly what the PNG holds: a chain resumed from its files continues identically.
                     image = result.image.float().clamp(0, 1).mul(255).round().div(255)
                     earlier[index].append(image)
+                    anchors.setdefault(index, image)
                     if chains[index].records:
                         write_frame_record(chains[index].outputs[t], device, result.losses)
                     writes.append(pool.submit(save_image, image.cpu(), chains[index].outputs[t], PENDING_PNG_LEVEL))
@@ -103,31 +112,47 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
 def _read(chain: Chain, t: int, settings: Settings):
     """Frame t of a chain as a tensor (3, H, W) at the output size, and (temporal mode) for
     each distance k of ``temporal_frames`` that reaches a frame of the chain, the backward
-    flow from frame t into frame t - k (1, H, W, 2) with its reliability mask (1, 1, H, W)."""
+    flow from frame t into frame t - k (1, H, W, 2) with its reliability mask (1, 1, H, W);
+    and the same into the chain's first frame (``temporal_anchor``; None where not held)."""
     frame = resize_long_side(frame_image(chain.frames[t]), settings.size)
     tensor, pixels = image_to_tensor(frame)[0], np.asarray(frame)
-    flows = {}
+    flows, anchor = {}, None
     for k in settings.temporal_frames if settings.temporal else ():
         if t - k < -len(chain.history):
             continue  # before the chain: not held to it
-        before = chain.frames[t - k] if t >= k else chain.history[t - k][0]
-        earlier = np.asarray(resize_long_side(frame_image(before), settings.size))
-        backward, reliable = reliable_flow(pixels, earlier, settings.flow_method)
-        if settings.temporal_still:
-            backward, reliable = with_still_pixels(pixels, earlier, backward, reliable)
-        flows[k] = (torch.from_numpy(backward)[None], torch.from_numpy(np.ascontiguousarray(reliable))[None, None])
-    return tensor, flows
+        flows[k] = _held_flow(pixels, chain.frames[t - k] if t >= k else chain.history[t - k][0], settings)
+    if settings.temporal and settings.temporal_anchor and (t or chain.anchor is not None):
+        # Also where the first frame is k back: then held twice, as the loss's sum of terms says.
+        anchor = _held_flow(pixels, chain.frames[0] if chain.anchor is None else chain.anchor[0], settings,
+                            matching=True)
+    return tensor, flows, anchor
 
 
-def held_target(earlier, flows: dict, device, hold: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _held_flow(pixels: np.ndarray, before, settings: Settings, matching: bool = False):
+    """The backward flow from ``pixels`` into the earlier frame ``before`` (1, H, W, 2), and
+    where it is reliable (1, 1, H, W); ``matching``: only where the contents match too
+    (flow.matching_flow), for a frame however far back."""
+    earlier = np.asarray(resize_long_side(frame_image(before), settings.size))
+    backward, reliable = reliable_flow(pixels, earlier, settings.flow_method)
+    if settings.temporal_still:
+        backward, reliable = with_still_pixels(pixels, earlier, backward, reliable)
+    if matching:
+        reliable = matching_flow(pixels, earlier, backward, reliable)
+    return torch.from_numpy(backward)[None], torch.from_numpy(np.ascontiguousarray(reliable))[None, None]
+
+
+def held_target(earlier, flows: dict, device, hold: str, anchor=(None, None)) -> tuple[torch.Tensor, torch.Tensor]:
     """What a frame is held to, and how firmly per pixel: the results ``earlier`` (newest
-    last) that ``flows`` (distance -> backward flow, reliability) reach, each warped into the
+    last) that ``flows`` (distance -> backward flow, reliability) reach, and ``anchor`` (the
+    chain's first result, its flow and reliability; None, None: not held), each warped into the
     frame. Ruder et al.'s terms sum_k c_k (x - w_k)^2 are one quadratic, (sum_k c_k) (x - target)^2
     up to a constant, with target = sum_k c_k w_k / sum_k c_k. ``hold`` "sum" keeps their weight,
     the count of results reliable at the pixel (a still pixel is held by all and hardest);
     "average" weighs the target like one term wherever any is reliable."""
-    warped = [(warp_tensor(earlier[-k].to(device), flow.to(device)), reliable.to(device).float())
-              for k, (flow, reliable) in sorted(flows.items())]
+    first, to_first = anchor
+    held = [(earlier[-k], flows[k]) for k in sorted(flows)] + ([(first, to_first)] if to_first is not None else [])
+    warped = [(warp_tensor(image.to(device), flow.to(device)), reliable.to(device).float())
+              for image, (flow, reliable) in held]
     total = sum(reliable for _, reliable in warped)
     target = sum(reliable * image for image, reliable in warped) / total.clamp_min(1e-6)
     # Where none is reliable the term is off; the previous result is still where a frame starts.

@@ -30,6 +30,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from ..engine.device import describe_device
@@ -39,11 +40,14 @@ from ..engine.stylize import Stylizer
 from ..errors import PainterlyError
 from ..media.io import (
     DecodedFrame,
+    frame_image,
     image_to_tensor,
     load_frame,
     load_image,
     picture_digest,
+    resize_long_side,
     sha256_file,
+    tensor_to_image,
 )
 from ..media.segments import FrameRef, load_frames, segment_names, segment_path, write_segment
 from .chains import Chain, stylize_chains
@@ -52,6 +56,9 @@ from .seams import LEAD_IN, OWN_FRAMES, SEAM_FRAMES, fade_files
 from .shots import Chunk, split_evenly
 
 RECORD = "made-from.json"
+# A chunk's segment of its chain's first frame and that frame's result (``temporal_anchor``).
+ANCHOR = "anchor"
+ANCHOR_NAMES = ("content", "result")
 # Where a sub-chain's lead-in (LATER) and the previous sub-chain's results of the same
 # frames (EARLIER) wait to be faded: hidden from the output's *.png glob, removed before
 # the directory takes the output's name.
@@ -93,13 +100,18 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
 
     ``earlier_chunks`` (finished chunks' directories, whose own frames include the lead-in's):
     the chunk continues their chain instead of starting afresh; the lead-in frames are not
-    stylized but held to as that chain's results, so the chunks are one chain.
+    stylized but held to as that chain's results, so the chunks are one chain. With
+    ``temporal_anchor`` a chunk also keeps the first frame of the chain its last frames
+    belong to, and that frame's result, as the segment ``anchor.mkv``: the chain's frames are
+    all held to it, so a chunk that continues it reads it from there.
     """
     frames, out_dir = [frame if isinstance(frame, DecodedFrame) else Path(frame) for frame in frames], Path(out_dir)
-    history = []
+    history, anchor = [], None
+    anchored = settings.temporal and settings.temporal_anchor
     if earlier_chunks:
         history = list(zip(frames[:lead_in], _earlier_results(earlier_chunks, frames[:lead_in])))
         frames, lead_in = frames[lead_in:], 0
+        anchor = _earlier_anchor(earlier_chunks[-1]) if anchored else None
     partial = out_dir.parent / f".{out_dir.name}.partial"
     stylizer = Stylizer(settings, compiled=compiled)
     # Always in the job's log (also with --quiet): which device a job really used.
@@ -115,13 +127,19 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
         "sub_chains": count,
         "seam_frames": seam_frames,
         "continues": [sha256_file(segment_path(chunk, OWN_FRAMES)) for chunk in earlier_chunks],
+        "anchor": sha256_file(segment_path(earlier_chunks[-1], ANCHOR)) if anchor is not None else None,
     }
     _reuse_or_clear(partial, record)
     outputs = [[_output_dir(partial, parts, index, position) / frames[position].name
                 for position in range(part.chain_first, part.end)] for index, part in enumerate(parts)]
-    chains = _unfinished_chains(frames, parts, outputs, settings, history)
+    chains = _unfinished_chains(frames, parts, outputs, settings, history, anchor)
     if chains:
         stylize_chains(stylizer, StyleTargets.load(targets_path), chains, progress)
+    if anchored:
+        # The chain the chunk ends with: the one a chunk continuing it continues.
+        last = anchor if anchor is not None and len(parts) == 1 else _own_anchor(frames, parts[-1], outputs[-1])
+        write_segment(segment_path(partial, ANCHOR), [_anchor_content(last[0], settings), _pixels(last[1])],
+                      list(ANCHOR_NAMES))
     _fade_sub_chain_seams(partial, frames, parts)
     gather_frame_records(partial, sub_chains=count)
     _pack(partial, frames[:lead_in], partial / LEAD_IN, LEAD_IN)
@@ -165,10 +183,11 @@ def _output_dir(partial: Path, parts: list[Chunk], index: int, position: int) ->
 
 
 def _unfinished_chains(frames: list[Path], parts: list[Chunk], outputs: list[list[Path]], settings: Settings,
-                       history: list) -> list[Chain]:
+                       history: list, anchor) -> list[Chain]:
     """The sub-chains from the last step all of them had finished (0: a fresh job), each
     continuing from its own results of the steps before (as many as ``temporal_frames``
-    reaches back); the first after ``history``, an earlier chunk's (frame, result) pairs."""
+    reaches back) and held to its first frame's result; the first after ``history``, an
+    earlier chunk's (frame, result) pairs, and held to ``anchor``, that chain's first frame."""
     done = min(next((i for i, output in enumerate(paths) if not output.is_file()), len(paths)) for paths in outputs)
     if done:  # in the job's log (also with --quiet): an earlier try's frames were kept
         print(f"resuming after {done} finished frames per chain, kept from an earlier try", file=sys.stderr, flush=True)
@@ -179,8 +198,34 @@ def _unfinished_chains(frames: list[Path], parts: list[Chunk], outputs: list[lis
             # Resumed: the finished results the next frames are held to, read back exactly.
             finished = [(own[i], image_to_tensor(load_image(paths[i]))) for i in range(max(0, done - reach), done)]
             held = (history if index == 0 else []) + finished
-            chains.append(Chain(own[done:], paths[done:], history=held[max(0, len(held) - reach):], records=True))
+            first = anchor if index == 0 and anchor is not None else _own_anchor(frames, part, paths) if done else None
+            chains.append(Chain(own[done:], paths[done:], history=held[max(0, len(held) - reach):], records=True,
+                                anchor=first))
     return chains
+
+
+def _own_anchor(frames: list, part: Chunk, paths: list[Path]) -> tuple:
+    """A sub-chain that started in this chunk: its first frame, and that frame's finished result."""
+    return frames[part.chain_first], image_to_tensor(load_image(paths[0]))
+
+
+def _anchor_content(frame, settings: Settings) -> np.ndarray:
+    """A chain's first frame as the flows see it (at the output size), to store beside its result."""
+    return np.asarray(resize_long_side(frame_image(frame), settings.size))
+
+
+def _pixels(result) -> np.ndarray:
+    """A result tensor (1, 3, H, W) as the RGB uint8 array its PNG holds."""
+    return np.asarray(tensor_to_image(result))
+
+
+def _earlier_anchor(chunk) -> tuple:
+    """The anchor an earlier chunk kept: its chain's first frame (as a decoded frame) and result."""
+    path = segment_path(chunk, ANCHOR)
+    if not path.is_file():
+        raise PainterlyError(f"{chunk}: no {path.name}, yet the next chunk continues its chain; rerun this chunk")
+    content, result = load_frames([FrameRef(name, path, position) for position, name in enumerate(ANCHOR_NAMES)])
+    return DecodedFrame(ANCHOR_NAMES[0], content), image_to_tensor(Image.fromarray(result))
 
 
 def _earlier_results(earlier_chunks, frames) -> list:

@@ -143,3 +143,19 @@ def with_still_pixels(a: np.ndarray, b: np.ndarray, flow_ab: np.ndarray, reliabl
     still_error = mismatch(b)
     still = (still_error < STILL_ERROR) & (mismatch(warp(b, flow_ab)) > 2 * still_error + STILL_MARGIN)
     return np.where(still[..., None], 0, flow_ab).astype(np.float32), np.where(still, 1, reliable).astype(np.float32)
+
+
+# Where a far frame's content, warped by the flow, still matches (matching_flow): the mean
+# squared RGB difference (0-1 scale, summed over the channels, in STILL_WINDOW) above which
+# the flow is taken to point at something else (about 15 levels a channel).
+MATCH_ERROR = 0.01
+
+
+def matching_flow(a: np.ndarray, b: np.ndarray, flow_ab: np.ndarray, reliable: np.ndarray) -> np.ndarray:
+    """``reliable`` where also frame ``a``'s neighbourhood matches frame ``b`` where ``flow_ab``
+    points. The forward-backward check passes a flow both directions agree on, and across
+    many frames of fast motion DIS can agree on a wrong one: held there, a frame was pulled
+    towards another thing's painting."""
+    a, b = a.astype(np.float32) / 255, b.astype(np.float32) / 255
+    error = cv2.boxFilter(((a - warp(b, flow_ab)) ** 2).sum(-1), -1, (STILL_WINDOW, STILL_WINDOW))
+    return np.where(error < MATCH_ERROR, reliable, 0).astype(np.float32)
