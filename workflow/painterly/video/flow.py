@@ -136,13 +136,15 @@ def with_still_pixels(a: np.ndarray, b: np.ndarray, flow_ab: np.ndarray, reliabl
     patches, so a moving thing's motion spreads over the still background beside it, which
     was then warped along (or marked unreliable) and repainted every frame it passed."""
     a, b = a.astype(np.float32) / 255, b.astype(np.float32) / 255
-
-    def mismatch(image):
-        return cv2.boxFilter(((a - image) ** 2).sum(-1), -1, (STILL_WINDOW, STILL_WINDOW))
-
-    still_error = mismatch(b)
-    still = (still_error < STILL_ERROR) & (mismatch(warp(b, flow_ab)) > 2 * still_error + STILL_MARGIN)
+    still_error = _mismatch(a, b)
+    still = (still_error < STILL_ERROR) & (_mismatch(a, warp(b, flow_ab)) > 2 * still_error + STILL_MARGIN)
     return np.where(still[..., None], 0, flow_ab).astype(np.float32), np.where(still, 1, reliable).astype(np.float32)
+
+
+def _mismatch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """How far two frames (float, 0-1) differ around each pixel: the squared RGB difference,
+    summed over the channels, averaged over STILL_WINDOW."""
+    return cv2.boxFilter(((a - b) ** 2).sum(-1), -1, (STILL_WINDOW, STILL_WINDOW))
 
 
 # Where a far frame's content, warped by the flow, still matches (matching_flow): the mean
@@ -157,5 +159,4 @@ def matching_flow(a: np.ndarray, b: np.ndarray, flow_ab: np.ndarray, reliable: n
     many frames of fast motion DIS can agree on a wrong one: held there, a frame was pulled
     towards another thing's painting."""
     a, b = a.astype(np.float32) / 255, b.astype(np.float32) / 255
-    error = cv2.boxFilter(((a - warp(b, flow_ab)) ** 2).sum(-1), -1, (STILL_WINDOW, STILL_WINDOW))
-    return np.where(error < MATCH_ERROR, reliable, 0).astype(np.float32)
+    return np.where(_mismatch(a, warp(b, flow_ab)) < MATCH_ERROR, reliable, 0).astype(np.float32)
