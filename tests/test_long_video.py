@@ -21,7 +21,7 @@ from painterly.media.io import load_frame, load_image
 from painterly.video.metrics import warp_error
 from painterly.media.segments import load_frames
 from painterly.video.seams import cross_fade, final_frames
-from painterly.media.segments import read_segment, segment_names
+from painterly.media.segments import read_segment, segment_names, write_segment
 from painterly.engine.settings import Settings
 from painterly.errors import PainterlyError
 from painterly.video.shots import Chunk, plan_chunks, plan_video, read_chunk_plan
@@ -140,10 +140,17 @@ def test_a_chunk_that_continues_the_one_before_is_the_one_chain(tmp_path, target
     assert len(chunked) == 14 and all(np.array_equal(a, b) for a, b in zip(one, chunked, strict=True))
     content, first = read_segment(tmp_path / "c1" / "anchor.mkv")
     assert np.array_equal(first, one[0]) and np.array_equal(content, load_frame(frames[0]))
-    (tmp_path / "c0" / "anchor.mkv").unlink()
-    with pytest.raises(PainterlyError, match=r"c0: no anchor.mkv, yet the next chunk continues its chain; rerun"):
-        stylize_frames(frames[3:], targets, tmp_path / "c1", settings, progress=False, lead_in=5,
-                       earlier_chunks=[tmp_path / "c0"])
+    another_size = [np.zeros((10, 12, 3), np.uint8)] * 2
+    for broken, error in [(b"garbage", "not a segment"), (another_size, "12x10, not the size of the chain's frames"),
+                          (None, "no anchor.mkv, yet the next chunk continues its chain")]:
+        (tmp_path / "c0" / "anchor.mkv").unlink()
+        if isinstance(broken, bytes):
+            (tmp_path / "c0" / "anchor.mkv").write_bytes(broken)
+        elif broken:
+            write_segment(tmp_path / "c0" / "anchor.mkv", broken, ["content", "result"])
+        with pytest.raises(PainterlyError, match=error + r".*; rerun"):
+            stylize_frames(frames[3:], targets, tmp_path / "c1", settings, progress=False, lead_in=5,
+                           earlier_chunks=[tmp_path / "c0"])
     with pytest.raises(PainterlyError, match=r"c1/frames.mkv: no frame 000003.png, .* rerun these chunks"):
         stylize_frames(frames[3:], targets, tmp_path / "c2", settings, progress=False, lead_in=5,
                        earlier_chunks=[tmp_path / "c1"])

@@ -111,7 +111,7 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
     if earlier_chunks:
         history = list(zip(frames[:lead_in], _earlier_results(earlier_chunks, frames[:lead_in])))
         frames, lead_in = frames[lead_in:], 0
-        anchor = _earlier_anchor(earlier_chunks[-1]) if anchored else None
+        anchor = _earlier_anchor(earlier_chunks[-1], history[0][1].shape) if anchored else None
     partial = out_dir.parent / f".{out_dir.name}.partial"
     stylizer = Stylizer(settings, compiled=compiled)
     # Always in the job's log (also with --quiet): which device a job really used.
@@ -219,13 +219,21 @@ def _pixels(result) -> np.ndarray:
     return np.asarray(tensor_to_image(result))
 
 
-def _earlier_anchor(chunk) -> tuple:
-    """The anchor an earlier chunk kept: its chain's first frame (as a decoded frame) and result."""
+def _earlier_anchor(chunk, shape) -> tuple:
+    """The anchor an earlier chunk kept: its chain's first frame (as a decoded frame) and
+    result, which has ``shape`` like the chain's other results."""
     path = segment_path(chunk, ANCHOR)
+    rerun = f"yet the next chunk continues its chain; rerun it (snakemake --forcerun {chunk})"
     if not path.is_file():
-        raise PainterlyError(f"{chunk}: no {path.name}, yet the next chunk continues its chain; rerun this chunk")
+        raise PainterlyError(f"{chunk}: no {path.name}, {rerun}")
+    if segment_names(path) != list(ANCHOR_NAMES):
+        raise PainterlyError(f"{path}: not a chain's first frame and result, {rerun}")
     content, result = load_frames([FrameRef(name, path, position) for position, name in enumerate(ANCHOR_NAMES)])
-    return DecodedFrame(ANCHOR_NAMES[0], content), image_to_tensor(Image.fromarray(result))
+    first = image_to_tensor(Image.fromarray(result))
+    if first.shape != shape:
+        size = f"{first.shape[-1]}x{first.shape[-2]}"
+        raise PainterlyError(f"{path}: {size}, not the size of the chain's frames, {rerun}")
+    return DecodedFrame(ANCHOR_NAMES[0], content), first
 
 
 def _earlier_results(earlier_chunks, frames) -> list:
