@@ -74,7 +74,9 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
     # Each chain's latest results, newest last: the ones its next frames are held to.
     earlier = {index: collections.deque((result for _, result in chain.history), maxlen=settings.temporal_reach)
                for index, chain in enumerate(chains)}
-    anchors = {index: chain.anchor[1] for index, chain in enumerate(chains) if chain.anchor is not None}
+    # Each chain's first result, on the device once: held to by every frame of the chain.
+    anchors = {index: chain.anchor[1].to(stylizer.device) for index, chain in enumerate(chains)
+               if chain.anchor is not None}
     with ThreadPoolExecutor(workers) as pool:
         ahead: dict[int, dict[int, Future]] = {}
         writes = []
