@@ -134,13 +134,18 @@ def _held_flow(pixels: np.ndarray, before, settings: Settings, matching: bool = 
     """The backward flow from ``pixels`` into the earlier frame ``before`` (1, H, W, 2), and
     where it is reliable (1, 1, H, W); ``matching``: only where the contents match too
     (flow.matching_flow), for a frame however far back."""
-    earlier = np.asarray(resize_long_side(frame_image(before), settings.size))
+    earlier = flow_pixels(before, settings)
     backward, reliable = reliable_flow(pixels, earlier, settings.flow_method)
     if settings.temporal_still:
         backward, reliable = with_still_pixels(pixels, earlier, backward, reliable)
     if matching:
         reliable = matching_flow(pixels, earlier, backward, reliable)
     return torch.from_numpy(backward)[None], torch.from_numpy(np.ascontiguousarray(reliable))[None, None]
+
+
+def flow_pixels(frame, settings: Settings) -> np.ndarray:
+    """A frame as the flows see it: RGB uint8 at the output size."""
+    return np.asarray(resize_long_side(frame_image(frame), settings.size))
 
 
 def held_target(earlier, flows: dict, device, hold: str, anchor=(None, None)) -> tuple[torch.Tensor, torch.Tensor]:

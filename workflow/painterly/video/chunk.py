@@ -40,17 +40,15 @@ from ..engine.stylize import Stylizer
 from ..errors import PainterlyError
 from ..media.io import (
     DecodedFrame,
-    frame_image,
     image_to_tensor,
     load_frame,
     load_image,
     picture_digest,
-    resize_long_side,
     sha256_file,
     tensor_to_image,
 )
 from ..media.segments import FrameRef, load_frames, segment_names, segment_path, write_segment
-from .chains import Chain, stylize_chains
+from .chains import Chain, flow_pixels, stylize_chains
 from .loss_records import frame_record_path, gather_frame_records
 from .seams import LEAD_IN, OWN_FRAMES, SEAM_FRAMES, fade_files
 from .shots import Chunk, split_evenly
@@ -138,8 +136,8 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
     if anchored:
         # The chain the chunk ends with: the one a chunk continuing it continues.
         last = anchor if anchor is not None and len(parts) == 1 else _own_anchor(frames, parts[-1], outputs[-1])
-        write_segment(segment_path(partial, ANCHOR), [_anchor_content(last[0], settings), _pixels(last[1])],
-                      list(ANCHOR_NAMES))
+        content, result = flow_pixels(last[0], settings), np.asarray(tensor_to_image(last[1]))
+        write_segment(segment_path(partial, ANCHOR), [content, result], list(ANCHOR_NAMES))
     _fade_sub_chain_seams(partial, frames, parts)
     gather_frame_records(partial, sub_chains=count)
     _pack(partial, frames[:lead_in], partial / LEAD_IN, LEAD_IN)
@@ -207,16 +205,6 @@ def _unfinished_chains(frames: list[Path], parts: list[Chunk], outputs: list[lis
 def _own_anchor(frames: list, part: Chunk, paths: list[Path]) -> tuple:
     """A sub-chain that started in this chunk: its first frame, and that frame's finished result."""
     return frames[part.chain_first], image_to_tensor(load_image(paths[0]))
-
-
-def _anchor_content(frame, settings: Settings) -> np.ndarray:
-    """A chain's first frame as the flows see it (at the output size), to store beside its result."""
-    return np.asarray(resize_long_side(frame_image(frame), settings.size))
-
-
-def _pixels(result) -> np.ndarray:
-    """A result tensor (1, 3, H, W) as the RGB uint8 array its PNG holds."""
-    return np.asarray(tensor_to_image(result))
 
 
 def _earlier_anchor(chunk, shape) -> tuple:
