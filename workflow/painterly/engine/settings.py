@@ -31,7 +31,7 @@ def setting(default, help: str, *, minimum=None, above=None, choices=None, targe
 
 # Read only by a video run (frame chains, optical flow, sub-chains): an image's record leaves them out.
 VIDEO_ONLY = frozenset({"temporal", "temporal_weight", "temporal_frames", "temporal_hold", "temporal_still",
-                        "temporal_anchor", "frame_iterations", "sub_chains", "flow_method"})
+                        "temporal_anchor", "frame_iterations", "first_frame_restarts", "sub_chains", "flow_method"})
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,10 @@ class Settings:
         "only temporal_frames")
     frame_iterations: int = setting(40, "video, temporal mode: iterations of each frame after a chain's first "
                                     "(which gets `iterations`), at full size from the warped previous result", minimum=1)
+    first_frame_restarts: int = setting(
+        2, "video, temporal mode: a chain's first frame, after its `iterations`, runs `frame_iterations` at full "
+        "size this many times more, each from its result as saved, as every later frame starts: without them it "
+        "is less stylized than the frames after it, and later frames are held to it (temporal_anchor)", minimum=0)
     sub_chains: int = setting(0, "video: chains one stylize job advances in one batch (its chunk split like chunks "
                               "are, joined by seams in temporal mode); 0 or 1: one chain (several did not pay on an "
                               "H200: benchmarks/RESULTS.md)", minimum=0)

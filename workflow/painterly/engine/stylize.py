@@ -34,7 +34,8 @@ class Stylized:
     image: torch.Tensor
     """RGB (1, 3, H, W) in [0, 1]: on the CPU from ``stylize``, on the device from ``stylize_batch``."""
     losses: list[list[float]]
-    """The loss after every iteration, one list per pyramid level."""
+    """The loss after every iteration, one list per pyramid level (and per restart of a
+    chain's first frame, video.chains)."""
 
 
 def network_for(settings: Settings) -> VGGFeatures:
@@ -129,7 +130,7 @@ class Stylizer:
         return Stylized(result.image.float().cpu(), result.losses)
 
     def stylize_batch(self, content: torch.Tensor, targets: StyleTargets, progress: bool = False,
-                      previous=None) -> list[Stylized]:
+                      previous=None, start: torch.Tensor | None = None) -> list[Stylized]:
         """Stylize a batch of content images (B, 3, H, W) in [0, 1]: B independent problems
         (one frame of each of B video chains) that share every kernel launch.
 
@@ -137,10 +138,11 @@ class Stylizer:
         warped into it, per-pixel weights of that hold, 0 where no flow is reliable),
         (B, 3, H, W) and (B, 1, H, W) at the content's size: the optimization then starts
         from the held image (the content where the weight is 0), runs ``frame_iterations``
-        at full size only, and adds the temporal term.
+        at full size only, and adds the temporal term. ``start`` (B, 3, H, W): run
+        ``frame_iterations`` at full size from these images instead, without a temporal term.
         """
         try:
-            return self._stylize_batch(content, targets, progress, previous)
+            return self._stylize_batch(content, targets, progress, previous, start)
         except torch.cuda.OutOfMemoryError:
             # The optimization loop retries with checkpointing itself; what lands here ran
             # out before it (the objective's no-grad forwards of content and targets), where
@@ -149,7 +151,8 @@ class Stylizer:
         # Outside the except block, so the failed attempt's tensors are already freed.
         raise self.out_of_memory(content.shape[-1], content.shape[-2])
 
-    def _stylize_batch(self, content: torch.Tensor, targets: StyleTargets, progress: bool, previous) -> list[Stylized]:
+    def _stylize_batch(self, content: torch.Tensor, targets: StyleTargets, progress: bool, previous,
+                       start) -> list[Stylized]:
         settings = self.settings
         targets.check(settings)
         torch.manual_seed(settings.seed)
@@ -162,6 +165,11 @@ class Stylizer:
                 held = color.luminance(held)
             sizes, schedule, temporal = sizes[-1:], [settings.frame_iterations], (held, weight)
             image = torch.where(weight > 0, held, work_content)
+        elif start is not None:
+            image = self._to_device(start)
+            if settings.preserve_colors:
+                image = color.luminance(image)
+            sizes, schedule = sizes[-1:], [settings.frame_iterations]
         losses = [[] for _ in range(content.shape[0])]
         bar = tqdm(total=sum(schedule), desc="stylize", unit="it", disable=not progress, leave=False)
         with bar:
