@@ -484,8 +484,10 @@ def test_sidecars_record_what_made_each_output(first_run):
         assert "device: cpu\n" in log.read_text(), log
     chunk = json.loads((workdir / "results/clip/styled/0001/losses.json").read_text())
     assert chunk["devices"] == ["cpu"] and [frame["frame"] for frame in chunk["frames"]] == ["000002.png", "000003.png"]
-    # A chain's first frame gets `iterations`, the next `frame_iterations`; no early stop.
-    assert [len(frame["losses"][-1]) for frame in chunk["frames"]] == [TINY["iterations"], TINY["frame_iterations"]]
+    # A chain's first frame gets `iterations`, then `frame_iterations` at each of its two
+    # restarts; the next frame `frame_iterations`; no early stop.
+    assert [list(map(len, frame["losses"])) for frame in chunk["frames"]] == [
+        [TINY["iterations"], TINY["frame_iterations"], TINY["frame_iterations"]], [TINY["frame_iterations"]]]
 
 
 def test_report_has_every_part(workspace):
