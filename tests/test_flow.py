@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from painterly.video.chains import held_target
-from painterly.engine.losses import temporal_difference
+from painterly.engine.losses import Objective, temporal_difference
 from painterly.video.flow import flow, matching_flow, reliability, reliable_flow, warp, with_still_pixels
 from painterly.media.io import image_to_tensor, load_frame, load_image
 from painterly.video.metrics import warp_error, warp_errors
@@ -16,7 +16,6 @@ from painterly.media.segments import load_frames
 from painterly.video.seams import final_frames
 from painterly.video.chunk import stylize_frames
 from painterly.engine.settings import Settings
-from painterly.engine.losses import Objective
 from painterly.engine.stylize import Stylizer, style_layer_weights
 from painterly.video.loss_records import read_chunk_record
 from painterly.media.extract import extract_frames, frame_paths
