@@ -103,8 +103,14 @@ def image_to_tensor(image: Image.Image):
     return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
+def as_saved(tensor):
+    """An image tensor in [0, 1] exactly as its 8-bit file holds it, where it is (a device):
+    a chain resumed from its files continues as it would have from its tensors."""
+    return tensor.detach().float().clamp(0, 1).mul(255).round().div(255)
+
+
 def tensor_to_image(tensor) -> Image.Image:
-    array = tensor.detach().float().clamp(0, 1).mul(255).round().byte().squeeze(0).permute(1, 2, 0).cpu().numpy()
+    array = as_saved(tensor).mul(255).round().byte().squeeze(0).permute(1, 2, 0).cpu().numpy()
     return Image.fromarray(np.ascontiguousarray(array))
 
 

@@ -31,7 +31,7 @@ from ..engine.device import describe_device
 from ..engine.settings import Settings
 from ..engine.style_targets import StyleTargets
 from ..engine.stylize import Stylized, Stylizer
-from ..media.io import DecodedFrame, frame_image, image_to_tensor, resize_long_side, save_image
+from ..media.io import DecodedFrame, as_saved, frame_image, image_to_tensor, resize_long_side, save_image
 from .flow import matching_flow, reliable_flow, with_still_pixels
 from .loss_records import write_frame_record
 
@@ -111,11 +111,6 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
                 write.result()  # a failed write (a full disk) stops the job now, not at its end
         for write in writes:
             write.result()
-
-
-def as_saved(image: torch.Tensor) -> torch.Tensor:
-    """A result exactly as its PNG holds it: a chain resumed from its files continues identically."""
-    return image.float().clamp(0, 1).mul(255).round().div(255)
 
 
 def _restarted(stylizer: Stylizer, targets: StyleTargets, content: torch.Tensor, results: list[Stylized]):
