@@ -97,6 +97,23 @@ def test_early_stop_ends_a_level_before_its_budget(make_stylizer, content_image,
 
 
 @pytest.mark.parametrize("device", ["cpu"])
+def test_an_optimization_that_diverges_delivers_its_best_iterate(make_stylizer, content_image, style_image):
+    """L-BFGS takes a fixed step without a line search: too long a step (here --lr 2.5)
+    climbs and does not come back, and the early stop, seeing no fall, froze the climbed
+    image. The level delivers its best iterate instead, and says so."""
+    stylizer = make_stylizer(size=48, pyramid_min_size=48, iterations=30, lr=2.5, tolerance=1e-3)
+    targets = stylizer.targets([style_image])
+    with pytest.warns(UserWarning, match=r"^the optimization diverged at 48x33 .*: kept its best iterate; a lower"):
+        result = stylizer.stylize(content_image, targets, progress=False)
+    (losses,) = result.losses
+    assert losses[-1] > 3 * min(losses)  # it did diverge
+    content = image_to_tensor(resize_long_side(content_image, 48))
+    delivered, _ = stylizer.loss_and_gradient(stylizer._objective(content, targets.at(48, "cpu"), None),
+                                              result.image.clone().requires_grad_(True))
+    assert float(delivered.detach()) < 1.05 * min(losses)
+
+
+@pytest.mark.parametrize("device", ["cpu"])
 @pytest.mark.parametrize("seed_b, same", [(0, True), (1, False)])
 def test_seeded_runs_are_identical_on_cpu(make_stylizer, content_image, style_image, seed_b, same):
     images = []

@@ -27,6 +27,10 @@ EARLY_STOP_WINDOW = 10
 # between reads it queues work without waiting for the device.
 CHECK_EVERY = 10
 LBFGS_HISTORY = 50
+# A level whose last loss is this many times the lowest it reached has diverged: a fixed
+# step without a line search, from an unlucky start, can climb and not come back (and the
+# early stop, which sees no fall, then freezes it there). It delivers its best iterate.
+DIVERGED = 1.5
 
 
 @dataclass
@@ -253,7 +257,8 @@ class _Level:
     tensors, so the same level can be refilled with the next frame and, on CUDA, each of
     its iterations captured once as a graph and replayed (``graphs`` is then a list).
     Early stop and the NaN check are decided on the device: a converged problem stops
-    moving at once, and the host looks only every ``CHECK_EVERY`` iterations.
+    moving at once, and the host looks only every ``CHECK_EVERY`` iterations. Each problem's
+    best iterate is kept on the device too, for a problem that diverges (DIVERGED).
     """
 
     def __init__(self, stylizer: Stylizer, objective: Objective, image: torch.Tensor, iterations: int):
@@ -268,6 +273,8 @@ class _Level:
         else:
             self.optimizer = _Adam(self.x, settings.step_size)
         self.losses = torch.zeros(iterations, batch, device=image.device)
+        # Each problem's lowest loss so far and the image that had it (the guard against divergence).
+        self.best, self.best_loss = image.detach().clone(), torch.full((batch,), torch.inf, device=image.device)
         self.active = torch.ones(batch, dtype=torch.bool, device=image.device)
         self.lengths = torch.zeros(batch, dtype=torch.long, device=image.device)
         self.graphs: list | None = None
@@ -278,6 +285,8 @@ class _Level:
         self.objective.refill(content, style_grams, temporal)
         self.start = image
         self.x.copy_(image)
+        self.best.copy_(image)
+        self.best_loss.fill_(torch.inf)
         self.optimizer.restart()
         self.active.fill_(True)
         self.lengths.zero_()
@@ -288,6 +297,9 @@ class _Level:
             total = total.detach().float()
             self.losses[k].copy_(total)
             self.lengths.add_(self.active)
+            better = total < self.best_loss
+            self.best_loss.copy_(torch.where(better, total, self.best_loss))
+            self.best.copy_(torch.where(better.view(-1, 1, 1, 1), self.x, self.best))
             self.optimizer.step(self.x, grad, self.active, k)
             tolerance = self.stylizer.settings.tolerance
             if tolerance > 0 and k >= EARLY_STOP_WINDOW:
@@ -331,12 +343,22 @@ class _Level:
             if side is not None:
                 torch.cuda.current_stream(self.x.device).wait_stream(side)
                 self.pool = torch.cuda.graph_pool_handle()  # warmed up: later frames capture
-            return self.x.detach().clone(), losses
+            return self._delivered(losses, width, height), losses
         except torch.cuda.OutOfMemoryError:
             pass
         # Outside the except block, so the failed attempt's tensors are already freed.
         self.stylizer.use_checkpointing(width, height)
         return _Level(self.stylizer, self.objective, self.start, self.iterations).run(bar)
+
+    def _delivered(self, losses: list[list[float]], width: int, height: int) -> torch.Tensor:
+        """The optimized images; a problem that diverged (DIVERGED) gets its best iterate."""
+        image = self.x.detach().clone()
+        for b, curve in enumerate(losses):
+            if curve and curve[-1] > DIVERGED * min(curve):
+                warnings.warn(f"the optimization diverged at {width}x{height} (loss {curve[-1]:.4g}, lowest "
+                              f"{min(curve):.4g}): kept its best iterate; a lower --lr steadies it")
+                image[b] = self.best[b]
+        return image
 
     def _iterate(self, bar, replay: bool, width: int, height: int) -> list[list[float]]:
         reported = 0
