@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from painterly.engine.color import rgb_to_ycbcr
+from painterly.engine.color import mean_matched, rgb_to_ycbcr
 from painterly.errors import PainterlyError
 from painterly.media.io import image_to_tensor, resize_long_side
 from painterly.engine.losses import Objective, total_variation
@@ -94,6 +94,43 @@ def test_early_stop_ends_a_level_before_its_budget(make_stylizer, content_image,
     stylizer = make_stylizer(iterations=200, tolerance=0.05)
     result = stylizer.stylize(content_image, stylizer.targets([style_image]), progress=False)
     assert sum(len(level) for level in result.losses) < 200
+
+
+def test_a_later_frame_paints_what_no_earlier_result_covers_from_the_photo_in_the_paintings_colours(
+        make_stylizer, content_image, style_image):
+    """Pixels no earlier result reaches (uncovered, come into view) start from the photo
+    shifted to the painting's colour means: from the photo as it is, 20 iterations (here 10) left them
+    nearly as the photo, unlike the painting beside them."""
+    stylizer = make_stylizer(frame_iterations=10)
+    targets = stylizer.targets([style_image])
+    painting = stylizer.stylize(content_image, targets, progress=False).image
+    content = image_to_tensor(resize_long_side(content_image, 64))
+    held = torch.ones_like(content[:, :1])
+    held[..., 32:] = 0  # the right half: nothing earlier is reliable there
+    (later,) = stylizer.stylize_batch(content, targets, previous=(painting, held))
+
+    def right_colour(image):
+        return image[..., 32:].float().cpu().mean((0, 2, 3))
+
+    photo_off = (right_colour(content) - right_colour(painting)).abs().mean()
+    later_off = (right_colour(later.image) - right_colour(painting)).abs().mean()
+    assert later_off < 0.4 * photo_off, (later_off, photo_off)  # 0.03x; from the photo as it is, 0.83x
+
+
+def test_colour_means_matched_over_a_region(content_image, style_image):
+    """The photo shifted, channel by channel, by the painting's mean less its own over the
+    region (not over the whole picture); clamped to [0, 1], its contrast kept."""
+    photo, painting = (image_to_tensor(resize_long_side(image, 64)) for image in (content_image, style_image))
+    painting = painting[..., : photo.shape[-2], : photo.shape[-1]]
+    where = torch.zeros_like(photo[:, :1], dtype=torch.bool)
+    where[..., :20, :] = True
+    matched = mean_matched(photo, painting, where)
+    shift = painting[..., :20, :].mean((2, 3), keepdim=True) - photo[..., :20, :].mean((2, 3), keepdim=True)
+    whole_picture_shift = painting.mean((2, 3), keepdim=True) - photo.mean((2, 3), keepdim=True)
+    assert (shift - whole_picture_shift).abs().max() > 0.05  # the region tells
+    assert ((matched > 0) & (matched < 1)).float().mean() > 0.5  # mostly not clamped (72%)
+    assert torch.allclose(matched, (photo + shift).clamp(0, 1), atol=1e-5)
+    assert torch.equal(mean_matched(photo, painting, torch.zeros_like(where)), photo)  # nowhere to compare
 
 
 @pytest.mark.parametrize("device", ["cpu"])

@@ -168,7 +168,11 @@ class Stylizer:
             if settings.preserve_colors:
                 held = color.luminance(held)
             sizes, schedule, temporal = sizes[-1:], [settings.frame_iterations], (held, weight)
-            image = torch.where(weight > 0, held, work_content)
+            # Where no earlier result is reliable (uncovered, or just come into view) the frame
+            # starts from the photo shifted to the painting's colours: from the photo as it is, 20
+            # iterations left those pixels nearer the photo than the painting around them, and
+            # they flickered (benchmarks/RESULTS.md, "Uncovered pixels start in the painting's colours").
+            image = torch.where(weight > 0, held, color.mean_matched(work_content, held, weight > 0))
         elif start is not None:
             image = self._to_device(start)
             if settings.preserve_colors:
