@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from painterly.video.chains import held_target
+from painterly.video.chains import Anchor, anchor_positions, held_target
 from painterly.engine.losses import Objective, temporal_difference
 from painterly.video.flow import flow, matching_flow, reliability, reliable_flow, warp, with_still_pixels
 from painterly.media.io import image_to_tensor, load_frame, load_image
@@ -15,7 +15,7 @@ from painterly.video.metrics import warp_error, warp_errors
 from painterly.media.segments import load_frames
 from painterly.video.seams import final_frames
 from painterly.video.chunk import stylize_frames
-from painterly.engine.settings import Settings
+from painterly.engine.settings import MAX_ANCHORS, Settings
 from painterly.engine.stylize import Stylizer, style_layer_weights
 from painterly.video.loss_records import read_chunk_record
 from painterly.media.extract import extract_frames, frame_paths
@@ -132,10 +132,30 @@ def test_a_pixel_held_by_more_earlier_results_is_held_harder():
     # The chain's first result (temporal_anchor) is one more term where it is reliable.
     first, half = torch.full((1, 3, 4, 6), 0.9), one_back.clone()
     half[..., :2, :] = 0
-    anchored, anchored_weight = held_target(earlier, flows, "cpu", "sum", (first, (still, half)))
+    anchored, anchored_weight = held_target(earlier, flows, "cpu", "sum", [(first, (still, half))])
     assert torch.allclose(anchored[..., 2:, :3], torch.tensor(1.7 / 3))  # (0.6 + 0.2 + 0.9) / 3
     assert torch.equal(anchored[..., :2, :], target[..., :2, :])
     assert torch.equal(anchored_weight, weight + half)
+    # A later anchor (temporal_keyframes) holds only where no older one is reliable, and
+    # anchors weigh temporal_anchor_weight terms: top rows to the keyframe (0.3), 4 terms' worth.
+    keyframe = torch.full((1, 3, 4, 6), 0.3)
+    both, both_weight = held_target(earlier, flows, "cpu", "sum", [(first, (still, half)), (keyframe, (still, one_back))],
+                                    anchor_weight=4)
+    assert torch.allclose(both[..., 2:, :3], torch.tensor((0.6 + 0.2 + 4 * 0.9) / 6))
+    assert torch.allclose(both[..., :2, 3:], torch.tensor((0.6 + 4 * 0.3) / 5))
+    assert torch.equal(both_weight, weight + 4)
+
+
+def test_a_chains_anchors_are_its_first_frame_and_every_keyframes_frames_after_it():
+    """Fixed by positions alone (frames are read ahead of the device), continued the same
+    from the anchors a resumed chain already has, and at most MAX_ANCHORS."""
+    settings = Settings(temporal_keyframes=30)
+    assert anchor_positions(settings, [], 100) == [0, 30, 60, 90]
+    assert anchor_positions(settings.replace(temporal_keyframes=0), [], 100) == [0]
+    assert anchor_positions(settings.replace(temporal_anchor=False), [], 100) == []
+    resumed = [Anchor(None, None, -40), Anchor(None, None, -10)]  # 30 frames apart, the newest 10 back
+    assert anchor_positions(settings, resumed, 100) == [20, 50, 80]
+    assert anchor_positions(settings, [], 10_000) == [30 * i for i in range(MAX_ANCHORS)]
 
 
 def test_temporal_mode_lowers_warp_error_on_a_real_clip(tmp_path, style_image, vgg):

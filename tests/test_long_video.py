@@ -125,10 +125,11 @@ def test_a_chunk_that_continues_the_one_before_is_the_one_chain(tmp_path, target
     """chunk_borders: continue. Held to the earlier chunk's last results (as far back as
     temporal_frames reaches: 5 of its 8 here) instead of starting afresh, the later chunk
     makes byte for byte the frames of one chain over both (the CPU is deterministic); held
-    to the first frame of that chain too (temporal_anchor), kept by the earlier chunk."""
+    to that chain's anchors too (its first frame and every third: temporal_keyframes), kept
+    by the earlier chunk and continued by the later one."""
     extract_frames(DATA / "vtest.mp4", tmp_path / "frames", tmp_path / "meta.json", size=48, end=14)
     frames = frame_paths(tmp_path / "frames", 0, 14)
-    settings = SETTINGS.replace(temporal_frames=(1, 5))
+    settings = SETTINGS.replace(temporal_frames=(1, 5), temporal_keyframes=3)
     stylize_frames(frames, targets, tmp_path / "one", settings, progress=False)
     stylize_frames(frames[:8], targets, tmp_path / "c0", settings, progress=False)
     stylize_frames(frames[3:], targets, tmp_path / "c1", settings, progress=False, lead_in=5,
@@ -138,16 +139,22 @@ def test_a_chunk_that_continues_the_one_before_is_the_one_chain(tmp_path, target
     one = list(load_frames(final_frames([tmp_path / "one"])))
     chunked = list(load_frames(final_frames([tmp_path / "c0", tmp_path / "c1"])))
     assert len(chunked) == 14 and all(np.array_equal(a, b) for a, b in zip(one, chunked, strict=True))
-    content, first = read_segment(tmp_path / "c1" / "anchor.mkv")
-    assert np.array_equal(first, one[0]) and np.array_equal(content, load_frame(frames[0]))
+    # The anchors at frames 0, 3, 6 (made by c0) and 9, 12 (by c1), named by frames before c1's end.
+    kept = list(read_segment(tmp_path / "c1" / "anchor.mkv"))
+    assert segment_names(tmp_path / "c1" / "anchor.mkv") == [f"{kind}-{14 - p}" for p in (0, 3, 6, 9, 12)
+                                                              for kind in ("content", "result")]
+    for p, content, result in zip((0, 3, 6, 9, 12), kept[::2], kept[1::2], strict=True):
+        assert np.array_equal(result, one[p]) and np.array_equal(content, load_frame(frames[p]))
     another_size = [np.zeros((10, 12, 3), np.uint8)] * 2
-    for broken, error in [(b"garbage", "not a segment"), (another_size, "12x10, not the size of the chain's frames"),
-                          (None, "no anchor.mkv, yet the next chunk continues its chain")]:
+    for broken, names, error in [(b"garbage", None, "not a segment"),
+                                 (another_size, ["content-3", "result-3"], "12x10, not the size of the chain's frames"),
+                                 (kept[:2], ["content", "result"], "not a chain's anchors"),
+                                 (None, None, "no anchor.mkv, yet the next chunk continues its chain")]:
         (tmp_path / "c0" / "anchor.mkv").unlink()
         if isinstance(broken, bytes):
             (tmp_path / "c0" / "anchor.mkv").write_bytes(broken)
         elif broken:
-            write_segment(tmp_path / "c0" / "anchor.mkv", broken, ["content", "result"])
+            write_segment(tmp_path / "c0" / "anchor.mkv", broken, names)
         with pytest.raises(PainterlyError, match=error + r".*; rerun"):
             stylize_frames(frames[3:], targets, tmp_path / "c1", settings, progress=False, lead_in=5,
                            earlier_chunks=[tmp_path / "c0"])
@@ -219,7 +226,8 @@ def test_a_killed_chunk_resumes_from_its_last_frame_byte_identical(tmp_path, tar
                tmp_path / "chunks")  # one chunk of all 8 frames
     command = [sys.executable, "-m", "painterly.jobs", "stylize-frames", str(tmp_path / "clip.mkv"), "--chunk-source",
                str(tmp_path / "chunks" / "0000.json"), "--targets", str(targets),
-               "--settings", json.dumps(SETTINGS.replace(sub_chains=sub_chains).to_dict()), "--threads", "1",
+               "--settings", json.dumps(SETTINGS.replace(sub_chains=sub_chains, temporal_keyframes=3).to_dict()),
+               "--threads", "1",
                "--seam-frames", "2", "--quiet", "-o"]
     subprocess.run([*command, str(tmp_path / "whole")], check=True)
 
@@ -252,7 +260,8 @@ def test_a_killed_chunk_resumes_from_its_last_frame_byte_identical(tmp_path, tar
 def test_a_killed_chunk_that_continues_resumes_byte_identical(tmp_path, targets):
     """A chunk that continues the one before it (chunk_borders: continue), killed after two of
     its four frames, resumes held to both the earlier chunk's results and its own finished
-    ones (frame 6 to frames 5 and 1), and ends as if never killed."""
+    ones (frame 6 to frames 5 and 1) and to the anchors of both (frames 0, 2 and 4), and ends
+    as if never killed."""
     write_clip(tmp_path / "clip.mkv", frames=8, audio=False)
     plan = plan_video(tmp_path / "clip.mkv", {"size": 48}, 0, 4, SETTINGS.temporal_reach, tmp_path / "plan.json",
                       tmp_path / "meta.json", tmp_path / "chunks", continues=True)
@@ -261,7 +270,8 @@ def test_a_killed_chunk_that_continues_resumes_byte_identical(tmp_path, targets)
     def command(chunk: int, output: str, *more: str) -> list[str]:
         return [sys.executable, "-m", "painterly.jobs", "stylize-frames", str(tmp_path / "clip.mkv"), "--chunk-source",
                 str(tmp_path / "chunks" / f"{chunk:04d}.json"), "--targets", str(targets),
-                "--settings", json.dumps(SETTINGS.to_dict()), "--threads", "1", "--quiet", "-o", str(tmp_path / output),
+                "--settings", json.dumps(SETTINGS.replace(temporal_keyframes=2).to_dict()), "--threads", "1", "--quiet",
+                "-o", str(tmp_path / output),
                 *more]
 
     subprocess.run(command(0, "c0"), check=True)

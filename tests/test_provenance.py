@@ -41,7 +41,7 @@ def test_painterly_image_writes_a_sidecar_beside_its_output(tmp_path):
     # Only what applied to an image: none of the video-only settings.
     assert set(record["settings"]) == set(Settings().to_dict()) - {
         "temporal", "temporal_weight", "temporal_frames", "temporal_hold", "temporal_still", "temporal_anchor",
-        "frame_iterations", "first_frame_restarts", "sub_chains", "flow_method"}
+        "temporal_anchor_weight", "temporal_keyframes", "frame_iterations", "first_frame_restarts", "sub_chains", "flow_method"}
     assert record["device"] == "cpu" and record["weights"]["source"] == "caffe"
     assert len(record["weights"]["file_sha256"]) == 64
     assert record["versions"]["torch"] == torch.__version__ and record["versions"]["painterly"]

@@ -222,7 +222,7 @@ def test_killed_run_resumes_and_redoes_only_unfinished_chunks(tmp_path):
     assert probe_output(workdir / "results/clip/clip.mp4")["frames"] == 8
     for chunk in sorted(styled.iterdir()):  # the killed chunk's record too has every frame's losses
         record = json.loads((chunk / "losses.json").read_text())
-        segments = [chunk / "frames.mkv", chunk / "lead-in.mkv"]  # not anchor.mkv: the chain's first frame, kept
+        segments = [chunk / "frames.mkv", chunk / "lead-in.mkv"]  # not anchor.mkv: the chain's anchors, kept
         packed = [name for segment in segments if segment.is_file() for name in segment_names(segment)]
         assert [frame["frame"] for frame in record["frames"]] == sorted(packed)
 

@@ -20,6 +20,9 @@ from ..errors import PainterlyError
 CONTENT_LAYER = "block5_conv2"
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 FLOW_METHODS = ("dis", "farneback")
+# A chain's anchors (temporal_keyframes), each one more flow for every later frame: the
+# first eight cover what a shot's first seconds uncover; a frame's flows stay within 3x.
+MAX_ANCHORS = 8
 
 
 def setting(default, help: str, *, minimum=None, above=None, choices=None, targets=False):
@@ -31,7 +34,7 @@ def setting(default, help: str, *, minimum=None, above=None, choices=None, targe
 
 # Read only by a video run (frame chains, optical flow, sub-chains): an image's record leaves them out.
 VIDEO_ONLY = frozenset({"temporal", "temporal_weight", "temporal_frames", "temporal_hold", "temporal_still",
-                        "temporal_anchor", "frame_iterations", "first_frame_restarts", "sub_chains", "flow_method"})
+                        "temporal_anchor", "temporal_anchor_weight", "temporal_keyframes", "frame_iterations", "first_frame_restarts", "sub_chains", "flow_method"})
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,15 @@ class Settings:
         "shot's, or a chunk's that starts afresh), warped by its own flow where reliable: what stays in view keeps "
         "that painting for the whole shot (held only to recent results, a still background slowly drifted); false: "
         "only temporal_frames")
+    temporal_anchor_weight: float = setting(
+        4.0, "video, temporal mode: how firmly a frame is held to its chain's anchors (temporal_anchor, "
+        "temporal_keyframes), as a multiple of the temporal weight: held like one more recent result, a background "
+        "people crossed settled a few levels away from its first painting", minimum=0)
+    temporal_keyframes: int = setting(
+        30, f"video, temporal mode: every this many frames a chain's result becomes one more anchor (at most "
+        f"{MAX_ANCHORS} a chain, the first frame's included), for what no earlier anchor shows: each pixel is held "
+        "to the first anchor that showed it (what the first frame's passers-by hid had no fixed point and drifted); "
+        "0: the first frame only", minimum=0)
     frame_iterations: int = setting(40, "video, temporal mode: iterations of each frame after a chain's first "
                                     "(which gets `iterations`), at full size from the warped previous result", minimum=1)
     first_frame_restarts: int = setting(

@@ -6,7 +6,10 @@ result warped by optical flow (Ruder et al.) and is held to the earlier results 
 keeps neighbours alike, the farther ones keep a texture from swimming over seconds. With
 ``temporal_anchor`` every later frame is also held to the chain's first result: held only
 to results that were themselves held to results, what stays in view is repainted a little
-every frame and drifts over hundreds of frames; the first result is a fixed point.
+every frame and drifts over hundreds of frames; the first result is a fixed point. Every
+``temporal_keyframes`` frames a result becomes one more anchor, for what the first one does
+not show (what its passers-by hid, what came into view since): each pixel is held to the
+first anchor that showed it.
 Chains are independent of each other
 (chunks of one video, or several videos of one size), so frame t of every chain goes
 into one batch: the device stays busy even at sizes where a single frame would leave it
@@ -28,7 +31,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..engine.device import describe_device
-from ..engine.settings import Settings
+from ..engine.settings import MAX_ANCHORS, Settings
 from ..engine.style_targets import StyleTargets
 from ..engine.stylize import Stylized, Stylizer
 from ..media.io import DecodedFrame, as_saved, frame_image, image_to_tensor, resize_long_side, save_image
@@ -49,10 +52,36 @@ class Chain:
     records: bool = False
     """Write each frame's record (loss_records.write_frame_record) beside its output, before
     the image, so every finished frame has one."""
-    anchor: tuple[Path | DecodedFrame, torch.Tensor] | None = None
-    """A chain resumed mid-way: its first frame and that frame's result (1, 3, H, W), which
-    every later frame is held to (``temporal_anchor``); a chain starting afresh has it
-    from its first frame."""
+    anchors: list[Anchor] = field(default_factory=list)
+    """A chain resumed mid-way: its anchors so far (``temporal_anchor``, ``temporal_keyframes``),
+    oldest first; a chain starting afresh makes them from its own frames."""
+
+
+@dataclass
+class Anchor:
+    frame: Path | DecodedFrame
+    """The content frame."""
+    result: torch.Tensor
+    """Its result (1, 3, H, W)."""
+    position: int
+    """Where the frame is in the chain, counted from the chain's ``frames[0]`` (negative:
+    before it, in a resumed chain)."""
+
+
+def anchor_positions(settings: Settings, anchors: list[Anchor], length: int) -> list[int]:
+    """The positions (0 .. length-1, counted like ``Anchor.position``) whose results become
+    anchors after ``anchors``: the chain's first frame, then every ``temporal_keyframes``
+    frames after the newest anchor, up to MAX_ANCHORS. Fixed by positions alone, so frames
+    read ahead of the device know their anchors, and a resumed chain picks the same ones."""
+    if not (settings.temporal and settings.temporal_anchor):
+        return []
+    positions, newest = [], anchors[-1].position if anchors else None
+    while len(anchors) + len(positions) < MAX_ANCHORS and (newest is None or settings.temporal_keyframes):
+        newest = 0 if newest is None else newest + settings.temporal_keyframes
+        if newest >= length:
+            break
+        positions.append(newest)
+    return positions
 
 
 # A chain's frames wait as PNGs only until their chunk is packed into its segment: the
@@ -74,16 +103,17 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
     # Each chain's latest results, newest last: the ones its next frames are held to.
     earlier = {index: collections.deque((result for _, result in chain.history), maxlen=settings.temporal_reach)
                for index, chain in enumerate(chains)}
-    # Each chain's first result, on the device once: held to by every frame of the chain.
-    anchors = {index: chain.anchor[1].to(stylizer.device) for index, chain in enumerate(chains)
-               if chain.anchor is not None}
+    # Each chain's anchors' results, on the device once, and where its own frames become anchors.
+    anchors = {index: [anchor.result.to(stylizer.device) for anchor in chain.anchors]
+               for index, chain in enumerate(chains)}
+    keyframes = [anchor_positions(settings, chain.anchors, len(chain.frames)) for chain in chains]
     with ThreadPoolExecutor(workers) as pool:
         ahead: dict[int, dict[int, Future]] = {}
         writes = []
         for t in tqdm(range(length), desc="frames", disable=not progress):
             for later in range(t, min(t + workers, length)):
                 if later not in ahead:
-                    ahead[later] = {index: pool.submit(_read, chain, later, settings)
+                    ahead[later] = {index: pool.submit(_read, chain, later, settings, keyframes[index])
                                     for index, chain in enumerate(chains) if later < len(chain.frames)}
             inputs = {index: future.result() for index, future in ahead.pop(t).items()}
             continuing = [index for index in inputs if settings.temporal and earlier[index]]
@@ -95,7 +125,8 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
                 prior = None
                 if group is continuing:
                     held = [held_target(earlier[index], inputs[index][1], stylizer.device, settings.temporal_hold,
-                                        (anchors.get(index), inputs[index][2])) for index in group]
+                                        list(zip(anchors[index], inputs[index][2])), settings.temporal_anchor_weight)
+                            for index in group]
                     prior = (torch.cat([target for target, _ in held]), torch.cat([mask for _, mask in held]))
                 results = stylizer.stylize_batch(content, targets, previous=prior)
                 if prior is None and settings.temporal:
@@ -103,7 +134,8 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
                 for index, result in zip(group, results):
                     image = as_saved(result.image)
                     earlier[index].append(image)
-                    anchors.setdefault(index, image)
+                    if t in keyframes[index]:
+                        anchors[index].append(image)
                     if chains[index].records:
                         write_frame_record(chains[index].outputs[t], device, result.losses)
                     writes.append(pool.submit(save_image, image.cpu(), chains[index].outputs[t], PENDING_PNG_LEVEL))
@@ -126,23 +158,22 @@ def _restarted(stylizer: Stylizer, targets: StyleTargets, content: torch.Tensor,
     return results
 
 
-def _read(chain: Chain, t: int, settings: Settings):
+def _read(chain: Chain, t: int, settings: Settings, keyframes: list[int]):
     """Frame t of a chain as a tensor (3, H, W) at the output size, and (temporal mode) for
     each distance k of ``temporal_frames`` that reaches a frame of the chain, the backward
     flow from frame t into frame t - k (1, H, W, 2) with its reliability mask (1, 1, H, W);
-    and the same into the chain's first frame (``temporal_anchor``; None where not held)."""
+    and the same into each anchor before t, oldest first: the chain's ``anchors``, then its
+    frames at the positions ``keyframes``."""
     frame = resize_long_side(frame_image(chain.frames[t]), settings.size)
     tensor, pixels = image_to_tensor(frame)[0], np.asarray(frame)
-    flows, anchor = {}, None
+    flows = {}
     for k in settings.temporal_frames if settings.temporal else ():
         if t - k < -len(chain.history):
             continue  # before the chain: not held to it
         flows[k] = _held_flow(pixels, chain.frames[t - k] if t >= k else chain.history[t - k][0], settings)
-    if settings.temporal and settings.temporal_anchor and (t or chain.anchor is not None):
-        # Also where the first frame is k back: then held twice, as the loss's sum of terms says.
-        anchor = _held_flow(pixels, chain.frames[0] if chain.anchor is None else chain.anchor[0], settings,
-                            matching=True)
-    return tensor, flows, anchor
+    # Also where an anchor is k back: then held twice, as the loss's sum of terms says.
+    before = [anchor.frame for anchor in chain.anchors] + [chain.frames[p] for p in keyframes if p < t]
+    return tensor, flows, [_held_flow(pixels, anchor, settings, matching=True) for anchor in before]
 
 
 def _held_flow(pixels: np.ndarray, before, settings: Settings, matching: bool = False):
@@ -163,18 +194,24 @@ def flow_pixels(frame, settings: Settings) -> np.ndarray:
     return np.asarray(resize_long_side(frame_image(frame), settings.size))
 
 
-def held_target(earlier, flows: dict, device, hold: str, anchor=(None, None)) -> tuple[torch.Tensor, torch.Tensor]:
+def held_target(earlier, flows: dict, device, hold: str, anchors=(), anchor_weight: float = 1.0
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """What a frame is held to, and how firmly per pixel: the results ``earlier`` (newest
-    last) that ``flows`` (distance -> backward flow, reliability) reach, and ``anchor`` (the
-    chain's first result, its flow and reliability; None, None: not held), each warped into the
-    frame. Ruder et al.'s terms sum_k c_k (x - w_k)^2 are one quadratic, (sum_k c_k) (x - target)^2
-    up to a constant, with target = sum_k c_k w_k / sum_k c_k. ``hold`` "sum" keeps their weight,
-    the count of results reliable at the pixel (a still pixel is held by all and hardest);
-    "average" weighs the target like one term wherever any is reliable."""
-    first, to_first = anchor
-    held = [(earlier[-k], flows[k]) for k in sorted(flows)] + ([(first, to_first)] if to_first is not None else [])
+    last) that ``flows`` (distance -> backward flow, reliability) reach, and ``anchors`` (the
+    chain's anchors' results, oldest first, each with its flow and reliability), each warped
+    into the frame. Ruder et al.'s terms sum_k c_k (x - w_k)^2 are one quadratic, (sum_k c_k)
+    (x - target)^2 up to a constant, with target = sum_k c_k w_k / sum_k c_k. ``hold`` "sum"
+    keeps their weight, the count of results reliable at the pixel (a still pixel is held by
+    all and hardest); "average" weighs the target like one term wherever any is reliable.
+    A pixel is held to the oldest anchor reliable there, ``anchor_weight`` terms' worth: a
+    later anchor was itself held to the older ones there, and adds only its own departure."""
     warped = [(warp_tensor(image.to(device), flow.to(device)), reliable.to(device).float())
-              for image, (flow, reliable) in held]
+              for image, (flow, reliable) in [(earlier[-k], flows[k]) for k in sorted(flows)]]
+    unheld = 1.0
+    for image, (flow, reliable) in anchors:
+        reliable = reliable.to(device).float() * unheld
+        unheld = unheld * (1 - reliable)
+        warped.append((warp_tensor(image.to(device), flow.to(device)), anchor_weight * reliable))
     total = sum(reliable for _, reliable in warped)
     target = sum(reliable * image for image, reliable in warped) / total.clamp_min(1e-6)
     # Where none is reliable the term is off; the previous result is still where a frame starts.

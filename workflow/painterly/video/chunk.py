@@ -48,15 +48,16 @@ from ..media.io import (
     tensor_to_image,
 )
 from ..media.segments import FrameRef, load_frames, segment_names, segment_path, write_segment
-from .chains import Chain, flow_pixels, stylize_chains
+from .chains import Anchor, Chain, anchor_positions, flow_pixels, stylize_chains
 from .loss_records import frame_record_path, gather_frame_records
 from .seams import LEAD_IN, OWN_FRAMES, SEAM_FRAMES, fade_files
 from .shots import Chunk, split_evenly
 
 RECORD = "made-from.json"
-# A chunk's segment of its chain's first frame and that frame's result (``temporal_anchor``).
+# A chunk's segment of its chain's anchors (``temporal_anchor``, ``temporal_keyframes``): each
+# one's content frame and result, named by how many frames before the chunk's end it is.
 ANCHOR = "anchor"
-ANCHOR_NAMES = ("content", "result")
+ANCHOR_KINDS = ("content", "result")
 # Where a sub-chain's lead-in (LATER) and the previous sub-chain's results of the same
 # frames (EARLIER) wait to be faded: hidden from the output's *.png glob, removed before
 # the directory takes the output's name.
@@ -99,17 +100,17 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
     ``earlier_chunks`` (finished chunks' directories, whose own frames include the lead-in's):
     the chunk continues their chain instead of starting afresh; the lead-in frames are not
     stylized but held to as that chain's results, so the chunks are one chain. With
-    ``temporal_anchor`` a chunk also keeps the first frame of the chain its last frames
-    belong to, and that frame's result, as the segment ``anchor.mkv``: the chain's frames are
-    all held to it, so a chunk that continues it reads it from there.
+    ``temporal_anchor`` a chunk also keeps the anchors of the chain its last frames belong to
+    (content frames and results) as the segment ``anchor.mkv``: the chain's later frames are
+    held to them, so a chunk that continues it reads them from there.
     """
     frames, out_dir = [frame if isinstance(frame, DecodedFrame) else Path(frame) for frame in frames], Path(out_dir)
-    history, anchor = [], None
+    history, anchors = [], []
     anchored = settings.temporal and settings.temporal_anchor
     if earlier_chunks:
         history = list(zip(frames[:lead_in], _earlier_results(earlier_chunks, frames[:lead_in])))
         frames, lead_in = frames[lead_in:], 0
-        anchor = _earlier_anchor(earlier_chunks[-1], history[0][1].shape) if anchored else None
+        anchors = _earlier_anchors(earlier_chunks[-1], history[0][1].shape) if anchored else []
     partial = out_dir.parent / f".{out_dir.name}.partial"
     stylizer = Stylizer(settings, compiled=compiled)
     # Always in the job's log (also with --quiet): which device a job really used.
@@ -125,19 +126,22 @@ def stylize_frames(frames, targets_path, out_dir, settings: Settings, progress=T
         "sub_chains": count,
         "seam_frames": seam_frames,
         "continues": [sha256_file(segment_path(chunk, OWN_FRAMES)) for chunk in earlier_chunks],
-        "anchor": sha256_file(segment_path(earlier_chunks[-1], ANCHOR)) if anchor is not None else None,
+        "anchor": sha256_file(segment_path(earlier_chunks[-1], ANCHOR)) if anchors else None,
     }
     _reuse_or_clear(partial, record)
     outputs = [[_output_dir(partial, parts, index, position) / frames[position].name
                 for position in range(part.chain_first, part.end)] for index, part in enumerate(parts)]
-    chains = _unfinished_chains(frames, parts, outputs, settings, history, anchor)
+    chains = _unfinished_chains(frames, parts, outputs, settings, history, anchors)
     if chains:
         stylize_chains(stylizer, StyleTargets.load(targets_path), chains, progress)
     if anchored:
         # The chain the chunk ends with: the one a chunk continuing it continues.
-        last = anchor if anchor is not None and len(parts) == 1 else _own_anchor(frames, parts[-1], outputs[-1])
-        content, result = flow_pixels(last[0], settings), np.asarray(tensor_to_image(last[1]))
-        write_segment(segment_path(partial, ANCHOR), [content, result], list(ANCHOR_NAMES))
+        length = parts[-1].end - parts[-1].chain_first
+        last = _finished_anchors(frames, parts[-1], outputs[-1], settings, anchors if len(parts) == 1 else [], length)
+        pictures = [picture for anchor in last
+                    for picture in (flow_pixels(anchor.frame, settings), np.asarray(tensor_to_image(anchor.result)))]
+        names = [f"{kind}-{length - anchor.position}" for anchor in last for kind in ANCHOR_KINDS]
+        write_segment(segment_path(partial, ANCHOR), pictures, names)
     _fade_sub_chain_seams(partial, frames, parts)
     gather_frame_records(partial, sub_chains=count)
     _pack(partial, frames[:lead_in], partial / LEAD_IN, LEAD_IN)
@@ -181,11 +185,11 @@ def _output_dir(partial: Path, parts: list[Chunk], index: int, position: int) ->
 
 
 def _unfinished_chains(frames: list[Path], parts: list[Chunk], outputs: list[list[Path]], settings: Settings,
-                       history: list, anchor) -> list[Chain]:
+                       history: list, anchors: list[Anchor]) -> list[Chain]:
     """The sub-chains from the last step all of them had finished (0: a fresh job), each
     continuing from its own results of the steps before (as many as ``temporal_frames``
-    reaches back) and held to its first frame's result; the first after ``history``, an
-    earlier chunk's (frame, result) pairs, and held to ``anchor``, that chain's first frame."""
+    reaches back) and held to its anchors so far; the first after ``history``, an earlier
+    chunk's (frame, result) pairs, and held to ``anchors``, that chain's anchors, too."""
     done = min(next((i for i, output in enumerate(paths) if not output.is_file()), len(paths)) for paths in outputs)
     if done:  # in the job's log (also with --quiet): an earlier try's frames were kept
         print(f"resuming after {done} finished frames per chain, kept from an earlier try", file=sys.stderr, flush=True)
@@ -196,32 +200,41 @@ def _unfinished_chains(frames: list[Path], parts: list[Chunk], outputs: list[lis
             # Resumed: the finished results the next frames are held to, read back exactly.
             finished = [(own[i], image_to_tensor(load_image(paths[i]))) for i in range(max(0, done - reach), done)]
             held = (history if index == 0 else []) + finished
-            first = anchor if index == 0 and anchor is not None else _own_anchor(frames, part, paths) if done else None
+            before = _finished_anchors(frames, part, paths, settings, anchors if index == 0 else [], done)
             chains.append(Chain(own[done:], paths[done:], history=held[max(0, len(held) - reach):], records=True,
-                                anchor=first))
+                                anchors=[dataclasses.replace(anchor, position=anchor.position - done)
+                                         for anchor in before]))
     return chains
 
 
-def _own_anchor(frames: list, part: Chunk, paths: list[Path]) -> tuple:
-    """A sub-chain that started in this chunk: its first frame, and that frame's finished result."""
-    return frames[part.chain_first], image_to_tensor(load_image(paths[0]))
+def _finished_anchors(frames: list, part: Chunk, paths: list[Path], settings: Settings, earlier: list[Anchor],
+                      done: int) -> list[Anchor]:
+    """A sub-chain's anchors among its first ``done`` frames (finished: results read from
+    ``paths``), after ``earlier``, the anchors it continues from."""
+    own = frames[part.chain_first:part.end]
+    return earlier + [Anchor(own[p], image_to_tensor(load_image(paths[p])), p)
+                      for p in anchor_positions(settings, earlier, done)]
 
 
-def _earlier_anchor(chunk, shape) -> tuple:
-    """The anchor an earlier chunk kept: its chain's first frame (as a decoded frame) and
-    result, which has ``shape`` like the chain's other results."""
+def _earlier_anchors(chunk, shape) -> list[Anchor]:
+    """The anchors an earlier chunk kept: its chain's (content as decoded frames, results of
+    ``shape`` like the chain's other results), positioned from the chunk's end."""
     path = segment_path(chunk, ANCHOR)
     rerun = f"yet the next chunk continues its chain; rerun it (snakemake --forcerun {chunk})"
     if not path.is_file():
         raise PainterlyError(f"{chunk}: no {path.name}, {rerun}")
-    if segment_names(path) != list(ANCHOR_NAMES):
-        raise PainterlyError(f"{path}: not a chain's first frame and result, {rerun}")
-    content, result = load_frames([FrameRef(name, path, position) for position, name in enumerate(ANCHOR_NAMES)])
-    first = image_to_tensor(Image.fromarray(result))
-    if first.shape != shape:
-        size = f"{first.shape[-1]}x{first.shape[-2]}"
+    names = segment_names(path)
+    backs = [name.partition("-")[2] for name in names[::2]]
+    if not names or names != [f"{kind}-{back}" for back in backs for kind in ANCHOR_KINDS] \
+            or not all(back.isdigit() and int(back) > 0 for back in backs):
+        raise PainterlyError(f"{path}: not a chain's anchors (content and result each), {rerun}")
+    pictures = list(load_frames([FrameRef(name, path, position) for position, name in enumerate(names)]))
+    anchors = [Anchor(DecodedFrame(name, content), image_to_tensor(Image.fromarray(result)), -int(back))
+               for name, back, content, result in zip(names[::2], backs, pictures[::2], pictures[1::2])]
+    if any(anchor.result.shape != shape for anchor in anchors):
+        size = f"{pictures[1].shape[1]}x{pictures[1].shape[0]}"
         raise PainterlyError(f"{path}: {size}, not the size of the chain's frames, {rerun}")
-    return DecodedFrame(ANCHOR_NAMES[0], content), first
+    return anchors
 
 
 def _earlier_results(earlier_chunks, frames) -> list:
