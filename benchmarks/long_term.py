@@ -187,8 +187,8 @@ def main() -> None:
                     points.append((int(first), *here.mean(0), *here.std(0), *(here - then).mean(0),
                                    float(np.mean([load_frame(frames[i]).mean() for i in window])), *on_still))
                 curves[name] = [point[:8] for point in points]
-                drift_rows += [[name, first, round(s, 4), round(s_sd, 4), round(s_drift, 4), round(b, 1), round(b_sd, 2),
-                                round(b_drift, 1), round(i, 1), still_drift, still_change]
+                drift_rows += [[name, first, round(s, 4), round(s_sd, 4), round(s_drift, 4), round(b, 2), round(b_sd, 2),
+                                round(b_drift, 2), round(i, 1), still_drift, still_change]
                                for first, s, b, s_sd, b_sd, s_drift, b_drift, i, still_drift, still_change in points]
             print()
             drift_table = print_table(["variant", "frame", "style distance", "± (spread in window)",
@@ -199,8 +199,8 @@ def main() -> None:
                 later = [point for point in points if point[0] >= period]
                 print(f"\n{name}: loop period {period} frames; the same source frames a loop or more later, "
                       + (f"style distance {np.mean([p[5] for p in later]):+.4f} (largest {max(abs(p[5]) for p in later):.4f}), "
-                         f"brightness {np.mean([p[6] for p in later]):+.1f}, against a spread within a window of "
-                         f"{np.mean([p[3] for p in points]):.4f} and {np.mean([p[4] for p in points]):.1f}"
+                         f"brightness {np.mean([p[6] for p in later]):+.2f}, against a spread within a window of "
+                         f"{np.mean([p[3] for p in points]):.4f} and {np.mean([p[4] for p in points]):.2f}"
                          if later else "none measured (the shot is not longer than one loop)"))
             plot_drift(curves, args.plot)
             print(f"\nplot: {args.plot}")

@@ -20,8 +20,9 @@ from ..errors import PainterlyError
 CONTENT_LAYER = "block5_conv2"
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 FLOW_METHODS = ("dis", "farneback")
-# A chain's anchors (temporal_keyframes), each one more flow for every later frame: the
-# first eight cover what a shot's first seconds uncover; a frame's flows stay within 3x.
+# A chain's anchors (temporal_keyframes) at most: each is one more flow for every later
+# frame on the job's CPU threads (at 512x384 about 0.1 s of a core, as each temporal_frames
+# term); eight cover what a shot's first 7 seconds (30 frames/s) uncover.
 MAX_ANCHORS = 8
 
 
