@@ -35,7 +35,8 @@ def setting(default, help: str, *, minimum=None, above=None, choices=None, targe
 
 # Read only by a video run (frame chains, optical flow, sub-chains): an image's record leaves them out.
 VIDEO_ONLY = frozenset({"temporal", "temporal_weight", "temporal_frames", "temporal_hold", "temporal_still",
-                        "temporal_anchor", "temporal_anchor_weight", "temporal_keyframes", "frame_iterations", "first_frame_restarts", "sub_chains", "flow_method"})
+                        "temporal_anchor", "temporal_anchor_weight", "temporal_keyframes", "frame_iterations",
+                        "first_frame_restarts", "sub_chains", "flow_method"})
 
 
 @dataclass(frozen=True)

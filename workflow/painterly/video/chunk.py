@@ -231,9 +231,10 @@ def _earlier_anchors(chunk, shape) -> list[Anchor]:
     pictures = list(load_frames([FrameRef(name, path, position) for position, name in enumerate(names)]))
     anchors = [Anchor(DecodedFrame(name, content), image_to_tensor(Image.fromarray(result)), -int(back))
                for name, back, content, result in zip(names[::2], backs, pictures[::2], pictures[1::2])]
-    if any(anchor.result.shape != shape for anchor in anchors):
-        size = f"{pictures[1].shape[1]}x{pictures[1].shape[0]}"
-        raise PainterlyError(f"{path}: {size}, not the size of the chain's frames, {rerun}")
+    for anchor in anchors:
+        if anchor.result.shape != shape:
+            size = f"{anchor.result.shape[-1]}x{anchor.result.shape[-2]}"
+            raise PainterlyError(f"{path}: {size}, not the size of the chain's frames, {rerun}")
     return anchors
 
 
