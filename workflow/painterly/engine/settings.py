@@ -92,8 +92,10 @@ class Settings:
         "only temporal_frames")
     temporal_anchor_weight: float = setting(
         4.0, "video, temporal mode: how firmly a frame is held to its chain's anchors (temporal_anchor, "
-        "temporal_keyframes), as a multiple of the temporal weight: held like one more recent result, a background "
-        "people crossed settled a few levels away from its first painting", minimum=0)
+        "temporal_keyframes) where it sees them in place (a still camera's background), as a multiple of the "
+        "temporal weight: held like one more recent result, a background people crossed settled a few levels away "
+        "from its first painting. Where an anchor moved it weighs one term (a resampled painting is softer, and held "
+        "harder a slow pan kept that softness)", minimum=0)
     temporal_keyframes: int = setting(
         30, f"video, temporal mode: every this many frames a chain's result becomes one more anchor (at most "
         f"{MAX_ANCHORS} a chain, the first frame's included), for what no earlier anchor shows: each pixel is held "
