@@ -20,8 +20,11 @@ segments: the seam method before and after, on the same chains.
 
 Measures each run's final frames with the workflow's warp error (Lai et al.,
 painterly.video.metrics) and prints: the total warp error; the worst border pair against the
-inner pairs' 95th percentile; the worst frame pair and the worst frame's style distance
-against the same of the one chain (faded frames and the rest apart); the style distance of
+inner pairs' 95th percentile; the worst frame pair within a shot against the same pair of
+the one chain, where it is, and the worst of the pairs into and out of the seams' faded
+frames (is the worst pair the seam's, or a later chain less steady than the one chain?);
+the worst frame's style distance against the same of the one chain (faded frames and the
+rest apart); the style distance of
 each cut's first frame against the clip's first; the warp error against one chain's at
 distances 5 and 10 (pairs within a shot); drift along the one chain (style distance
 and mean brightness); and the wall time of the workflow up to the encoded videos. Plots
@@ -209,14 +212,17 @@ def main() -> None:
                 seams_at = [b - 1 for b in borders if b not in true_cuts]
                 worst = max((errors[i] for i in seams_at), default=float("nan"))
                 style_ratio = style_of[label] / style_of["one chain"]
-                pair_ratio = errors[within_shot[1]] / np.maximum(pairs_of["one chain"][within_shot[1]], 1e-12)
+                # Pair t is frames t and t + 1; pairs across a cut are not compared.
+                pair_ratio = np.where(within_shot[1], errors / np.maximum(pairs_of["one chain"], 1e-12), 0)
+                fade_pairs = sorted({t for f in faded for t in (f - 1, f) if 0 <= t < len(errors) and within_shot[1][t]})
                 after_cut = [style_of[label][c] / style_of[label][0] for c in true_cuts]
                 rows.append([name, label, len(borders), round(float(errors.sum()), 4),
                              round(float(errors.sum() / pairs_of["one chain"].sum()), 3),
                              *(round(float(errors_at[label][k].sum() / errors_at["one chain"][k].sum()), 3)
                                if len(errors_at[label][k]) else "-" for k in WARP_DISTANCES[1:]),
                              round(float(worst / np.percentile(inner, 95)), 2) if seams_at else "-",
-                             round(float(pair_ratio.max()), 2),
+                             round(float(pair_ratio.max()), 2), int(pair_ratio.argmax()) + 1,
+                             round(float(pair_ratio[fade_pairs].max()), 2) if fade_pairs else "-",
                              round(float(style_ratio[faded].max()), 3) if faded else "-",
                              round(float(np.delete(style_ratio, faded).max()), 3),
                              ", ".join(f"{r:.2f}" for r in after_cut) or "-",
@@ -224,7 +230,8 @@ def main() -> None:
                 curves[(name, label)] = (errors, borders, true_cuts)
         table = print_table(["clip", "variant", "borders", "warp error (sum)", "vs one chain",
                              *(f"vs one chain at distance {k}" for k in WARP_DISTANCES[1:]),
-                             "worst border / inner p95", "worst pair / one chain's", "style / one chain: faded (max)",
+                             "worst border / inner p95", "worst pair / one chain's", "its later frame",
+                             "faded frames' pairs / one chain's (max)", "style / one chain: faded (max)",
                              "other frames (max)", "cut frame style / first frame", "wall s (both clips)"], rows)
 
         drift, (final, inputs, style_distances) = [], one_chain["vtest"]

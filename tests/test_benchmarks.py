@@ -123,8 +123,12 @@ def test_long_video_benchmark_compares_chunking_variants(tmp_path):
     for (clip, variant), row in by_variant.items():
         assert variant != "one chain" or finite(row["vs one chain"]) == 1
         assert variant != "one chain" or finite(row["other frames (max)"]) == finite(row["worst pair / one chain's"]) == 1
+        assert 1 <= int(row["its later frame"]) < 10
         # Only seams fade frames; the plain average differs from the seams only there.
         assert (row["style / one chain: faded (max)"] != "-") == (clip == "vtest")
+        assert (row["faded frames' pairs / one chain's (max)"] != "-") == (clip == "vtest")
+        if clip == "vtest":
+            assert finite(row["faded frames' pairs / one chain's (max)"]) <= finite(row["worst pair / one chain's"])
         # The cut between the two shots is found (in every variant's frames), vtest has none.
         assert (row["cut frame style / first frame"] != "-") == (clip == "two-shots")
     # vtest is one shot: its borders are the chunks', each measured against the inner pairs.
