@@ -107,13 +107,17 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
     anchors = {index: [anchor.result.to(stylizer.device) for anchor in chain.anchors]
                for index, chain in enumerate(chains)}
     keyframes = [anchor_positions(settings, chain.anchors, len(chain.frames)) for chain in chains]
+    # Each chain's frames as the flows see them, resized once: a frame is compared with up
+    # to len(temporal_frames) later frames, and a keyframe with every later one (resizing a
+    # 1080p frame to 512 px takes 30 ms of a core, a flow about 100).
+    resized = {index: {} for index in range(len(chains))}
     with ThreadPoolExecutor(workers) as pool:
         ahead: dict[int, dict[int, Future]] = {}
         writes = []
         for t in tqdm(range(length), desc="frames", disable=not progress):
             for later in range(t, min(t + workers, length)):
                 if later not in ahead:
-                    ahead[later] = {index: pool.submit(_read, chain, later, settings, keyframes[index])
+                    ahead[later] = {index: pool.submit(_read, chain, later, settings, keyframes[index], resized[index])
                                     for index, chain in enumerate(chains) if later < len(chain.frames)}
             inputs = {index: future.result() for index, future in ahead.pop(t).items()}
             continuing = [index for index in inputs if settings.temporal and earlier[index]]
@@ -139,6 +143,9 @@ def stylize_chains(stylizer: Stylizer, targets: StyleTargets, chains: list[Chain
                     if chains[index].records:
                         write_frame_record(chains[index].outputs[t], device, result.losses)
                     writes.append(pool.submit(save_image, image.cpu(), chains[index].outputs[t], PENDING_PNG_LEVEL))
+            for index in inputs:
+                if t - settings.temporal_reach not in keyframes[index]:
+                    resized[index].pop(t - settings.temporal_reach, None)  # no frame read after t reaches it
             for write in [write for write in writes if write.done()]:
                 write.result()  # a failed write (a full disk) stops the job now, not at its end
         for write in writes:
@@ -158,29 +165,38 @@ def _restarted(stylizer: Stylizer, targets: StyleTargets, content: torch.Tensor,
     return results
 
 
-def _read(chain: Chain, t: int, settings: Settings, keyframes: list[int]):
+def _read(chain: Chain, t: int, settings: Settings, keyframes: list[int], resized: dict[int, np.ndarray]):
     """Frame t of a chain as a tensor (3, H, W) at the output size, and (temporal mode) for
     each distance k of ``temporal_frames`` that reaches a frame of the chain, the backward
     flow from frame t into frame t - k (1, H, W, 2) with its reliability mask (1, 1, H, W);
     and the same into each anchor before t, oldest first: the chain's ``anchors``, then its
-    frames at the positions ``keyframes``."""
+    frames at the positions ``keyframes``. ``resized``: the chain's frames as flow_pixels
+    gives them, by position, where already read (frame t's is added)."""
     frame = resize_long_side(frame_image(chain.frames[t]), settings.size)
     tensor, pixels = image_to_tensor(frame)[0], np.asarray(frame)
+    resized[t] = pixels
+
+    def pixels_at(position):
+        if position < 0:
+            return flow_pixels(chain.history[position][0], settings)
+        cached = resized.get(position)  # another thread may be reading it: then resized twice
+        return flow_pixels(chain.frames[position], settings) if cached is None else cached
+
     flows = {}
     for k in settings.temporal_frames if settings.temporal else ():
         if t - k < -len(chain.history):
             continue  # before the chain: not held to it
-        flows[k] = _held_flow(pixels, chain.frames[t - k] if t >= k else chain.history[t - k][0], settings)
+        flows[k] = _held_flow(pixels, pixels_at(t - k), settings)
     # Also where an anchor is k back: then held twice, as the loss's sum of terms says.
-    before = [anchor.frame for anchor in chain.anchors] + [chain.frames[p] for p in keyframes if p < t]
+    before = [flow_pixels(anchor.frame, settings) for anchor in chain.anchors]
+    before += [pixels_at(p) for p in keyframes if p < t]
     return tensor, flows, [_held_flow(pixels, anchor, settings, matching=True) for anchor in before]
 
 
-def _held_flow(pixels: np.ndarray, before, settings: Settings, matching: bool = False):
-    """The backward flow from ``pixels`` into the earlier frame ``before`` (1, H, W, 2), and
-    where it is reliable (1, 1, H, W); ``matching``: only where the contents match too
-    (flow.matching_flow), for a frame however far back."""
-    earlier = flow_pixels(before, settings)
+def _held_flow(pixels: np.ndarray, earlier: np.ndarray, settings: Settings, matching: bool = False):
+    """The backward flow from ``pixels`` into the earlier frame's ``earlier`` (flow_pixels;
+    1, H, W, 2), and where it is reliable (1, 1, H, W); ``matching``: only where the
+    contents match too (flow.matching_flow), for a frame however far back."""
     backward, reliable = reliable_flow(pixels, earlier, settings.flow_method)
     if settings.temporal_still:
         backward, reliable = with_still_pixels(pixels, earlier, backward, reliable)
