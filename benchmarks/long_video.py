@@ -24,11 +24,10 @@ inner pairs' 95th percentile; the worst frame pair within a shot against the sam
 the one chain, where it is, and the worst of the pairs into and out of the seams' faded
 frames (is the worst pair the seam's, or a later chain less steady than the one chain?);
 the worst frame's style distance against the same of the one chain (faded frames and the
-rest apart); the style distance of
-each cut's first frame against the clip's first; the warp error against one chain's at
-distances 5 and 10 (pairs within a shot); drift along the one chain (style distance
-and mean brightness); and the wall time of the workflow up to the encoded videos. Plots
-warp error per pair, borders and cuts marked.
+rest apart); the style distance of each cut's first frame against the clip's first; the
+warp error against one chain's at distances 5 and 10 (pairs within a shot); drift along
+the one chain (style distance and mean brightness); and the wall time of the workflow up
+to the encoded videos. Plots warp error per pair, borders and cuts marked.
 """
 
 from __future__ import annotations
