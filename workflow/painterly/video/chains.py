@@ -194,8 +194,8 @@ def _read(chain: Chain, t: int, settings: Settings, keyframes: list[int], resize
 
 
 def _held_flow(pixels: np.ndarray, earlier: np.ndarray, settings: Settings, matching: bool = False):
-    """The backward flow from ``pixels`` into an earlier frame, ``earlier`` as flow_pixels
-    gives it (1, H, W, 2), and where it is reliable (1, 1, H, W); ``matching``: only where
+    """The backward flow (1, H, W, 2) from ``pixels`` into an earlier frame (``earlier``, as
+    flow_pixels gives it), and where it is reliable (1, 1, H, W); ``matching``: only where
     the contents match too (flow.matching_flow), for a frame however far back."""
     backward, reliable = reliable_flow(pixels, earlier, settings.flow_method)
     if settings.temporal_still:
